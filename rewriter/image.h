@@ -1,0 +1,76 @@
+/*
+ * image.h - librewrite internals: the in-memory image and the pieces that
+ * work on it (ELF reading, the catalogue, code discovery, output).
+ */
+#ifndef LILYVM_REWRITER_IMAGE_H
+#define LILYVM_REWRITER_IMAGE_H
+
+#include <elf.h>
+#include <stdarg.h>
+
+#include <capstone/capstone.h>
+
+#include "rewriter/rewrite.h"
+
+/* Executable bytes present in the file, at a guest virtual address. */
+struct rw_region {
+	uint32_t vaddr;
+	uint32_t size;
+	uint32_t off;		/* file offset of vaddr */
+	uint8_t *state;		/* one RW_B_* per byte, used while scanning */
+};
+
+/* Scan state of one byte of code. */
+enum {
+	RW_B_UNKNOWN = 0,
+	RW_B_START,		/* first byte of a decoded instruction */
+	RW_B_CONT,		/* later byte of a decoded instruction */
+	RW_B_DATA,		/* known data (boot headers): never decoded */
+	RW_B_BAD,		/* could not be decoded */
+	RW_B_UNREACHED,		/* left over after recursive discovery */
+	RW_B_PADDING,		/* left over, and only alignment filler */
+};
+
+struct rw_image {
+	uint8_t *buf;		/* the whole input file, patched in place */
+	size_t len;
+	Elf32_Ehdr ehdr;
+	Elf32_Shdr *shdrs;	/* copy of the section header table */
+	size_t shnum;
+	size_t shstrndx;
+	struct rw_region *regions;
+	size_t n_regions;
+	uint32_t *funcs;	/* STT_FUNC addresses inside regions, sorted */
+	size_t n_funcs;
+	int rewritten;		/* the input already carried the note */
+	struct lilyvm_site *sites;	/* sorted by address */
+	size_t n_sites;
+};
+
+/* Format a one-line error into err (RW_ERRLEN bytes); returns -1. */
+int rw_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The region holding addr, or NULL. */
+struct rw_region *rw_region_of(const struct rw_image *img, uint32_t addr);
+
+/* Catalogue class of a decoded instruction, LILYVM_CLS_NONE if it is not catalogued. */
+unsigned rw_classify(const cs_insn *insn);
+
+/* Offset of the opcode after legacy prefixes; *opsize16 set if 0x66 was seen. */
+unsigned rw_opcode_offset(const uint8_t *b, unsigned len, int *opsize16);
+
+/* Open a capstone handle for 32-bit x86 without operand detail. */
+int rw_capstone_open(csh *cs, char *err);
+
+/*
+ * Discover code and collect catalogued instructions. With known != NULL
+ * (verification) a site start decodes from the site's original bytes and
+ * must hold the trap form; anything catalogued elsewhere is an error.
+ */
+int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_known,
+	    struct rw_report *rep, struct lilyvm_site **found, size_t *n_found, char *err);
+
+/* Read an existing .lilyvm.sites section into img->sites. */
+int rw_read_site_table(struct rw_image *img, const Elf32_Shdr *sh, char *err);
+
+#endif

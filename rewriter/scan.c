@@ -1,0 +1,405 @@
+/*
+ * scan.c - find the code of an image and the catalogued instructions in it.
+ *
+ * With symbols, code is what recursive disassembly reaches from the entry
+ * point and every STT_FUNC symbol; bytes it does not reach are left alone
+ * (padding is recognised, anything else is reported as unclassified). Without
+ * symbols, recursive disassembly from the entry point is followed by a linear
+ * sweep of every executable byte not yet decoded. Bytes that do not decode
+ * are reported, never guessed at.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rewriter/image.h"
+
+struct scanner {
+	struct rw_image *img;
+	csh cs;
+	cs_insn *insn;
+	const struct lilyvm_site *known;	/* verification: the site table */
+	size_t n_known;
+	struct rw_report *rep;
+	struct lilyvm_site *found;
+	size_t n_found, cap_found;
+	uint32_t *work;
+	size_t n_work, cap_work;
+	char *err;
+};
+
+static int push_work(struct scanner *sc, uint32_t addr)
+{
+	if (sc->n_work == sc->cap_work) {
+		size_t cap = sc->cap_work ? 2 * sc->cap_work : 1024;
+		uint32_t *w = realloc(sc->work, cap * sizeof(*w));
+
+		if (!w)
+			return rw_fail(sc->err, "out of memory");
+		sc->work = w;
+		sc->cap_work = cap;
+	}
+	sc->work[sc->n_work++] = addr;
+	return 0;
+}
+
+static int trap_form(const uint8_t *p, unsigned len)
+{
+	if (p[0] != LILYVM_TRAP_BYTE)
+		return 0;
+	for (unsigned i = 1; i < len; i++)
+		if (p[i] != LILYVM_FILL_BYTE)
+			return 0;
+	return 1;
+}
+
+static void verify_error(struct scanner *sc, uint32_t addr)
+{
+	if (sc->rep->verify_errors++ == 0)
+		sc->rep->first_verify_error = addr;
+}
+
+/*
+ * Decode the instruction at index i of region r using at most avail bytes.
+ * At a known site the original bytes are decoded instead of the trap form.
+ * Returns the length, or 0 if nothing decodes there.
+ */
+static unsigned decode(struct scanner *sc, struct rw_region *r, uint32_t i, uint32_t avail)
+{
+	const uint8_t *code = sc->img->buf + r->off + i;
+	uint64_t addr = r->vaddr + i;
+	size_t size = avail;
+	const struct lilyvm_site *s = sc->known ? rw_site_find(sc->known, sc->n_known, addr) : NULL;
+
+	if (s) {
+		if (s->len > avail || !trap_form(code, s->len))
+			verify_error(sc, addr);
+		code = s->orig;
+		size = s->len;
+	}
+	if (!cs_disasm_iter(sc->cs, &code, &size, &addr, sc->insn))
+		return 0;
+	if (s && sc->insn->size != s->len)
+		verify_error(sc, r->vaddr + i);
+	return sc->insn->size;
+}
+
+static int add_site(struct scanner *sc, unsigned cls)
+{
+	struct lilyvm_site *s;
+
+	if (sc->n_found == sc->cap_found) {
+		size_t cap = sc->cap_found ? 2 * sc->cap_found : 256;
+
+		s = realloc(sc->found, cap * sizeof(*s));
+		if (!s)
+			return rw_fail(sc->err, "out of memory");
+		sc->found = s;
+		sc->cap_found = cap;
+	}
+	s = &sc->found[sc->n_found++];
+	memset(s, 0, sizeof(*s));
+	s->addr = sc->insn->address;
+	s->len = sc->insn->size;
+	s->cls = cls;
+	s->form = LILYVM_FORM_TRAP;
+	memcpy(s->orig, sc->insn->bytes, s->len);
+	return 0;
+}
+
+/* Mark a decoded instruction, and record it if it is catalogued. */
+static int take(struct scanner *sc, struct rw_region *r, uint32_t i, unsigned len)
+{
+	unsigned cls = rw_classify(sc->insn);
+
+	r->state[i] = RW_B_START;
+	memset(r->state + i + 1, RW_B_CONT, len - 1);
+	sc->rep->insns++;
+	sc->rep->insn_bytes += len;
+	if (cls == LILYVM_CLS_NONE)
+		return 0;
+	if (sc->known && !rw_site_find(sc->known, sc->n_known, r->vaddr + i)) {
+		verify_error(sc, r->vaddr + i);
+		return 0;
+	}
+	return add_site(sc, cls);
+}
+
+/* Direct branch target of the decoded instruction; returns 1 if it has one. */
+static int direct_target(const cs_insn *in, uint32_t *target)
+{
+	int o16;
+	unsigned p = rw_opcode_offset(in->bytes, in->size, &o16);
+	const uint8_t *op = in->bytes + p;
+	unsigned n = in->size - p;
+	uint32_t next = in->address + in->size;
+	int32_t rel;
+
+	if (n == 2 && ((op[0] >= 0x70 && op[0] <= 0x7f) || (op[0] >= 0xe0 && op[0] <= 0xe3) ||
+		       op[0] == 0xeb))
+		rel = (int8_t)op[1];
+	else if ((op[0] == 0xe8 || op[0] == 0xe9) && n == (o16 ? 3u : 5u))
+		rel = o16 ? (int16_t)(op[1] | op[2] << 8) : (int32_t)(op[1] | op[2] << 8 |
+			     op[3] << 16 | (uint32_t)op[4] << 24);
+	else if (op[0] == 0x0f && n == (o16 ? 4u : 6u) && op[1] >= 0x80 && op[1] <= 0x8f)
+		rel = o16 ? (int16_t)(op[2] | op[3] << 8) : (int32_t)(op[2] | op[3] << 8 |
+			     op[4] << 16 | (uint32_t)op[5] << 24);
+	else
+		return 0;
+	*target = next + rel;
+	if (o16)
+		*target &= 0xffff;
+	return 1;
+}
+
+/* Execution never falls through to the next instruction. */
+static int ends_flow(unsigned id)
+{
+	switch (id) {
+	case X86_INS_JMP: case X86_INS_LJMP: case X86_INS_RET: case X86_INS_RETF:
+	case X86_INS_IRET: case X86_INS_IRETD: case X86_INS_UD2: case X86_INS_UD2B:
+	case X86_INS_UD0: case X86_INS_SYSEXIT: case X86_INS_SYSRET:
+		return 1;
+	}
+	return 0;
+}
+
+/* Bytes [i+1, i+len) must be undecoded for an instruction to fit there. */
+static int fits(const struct rw_region *r, uint32_t i, unsigned len)
+{
+	for (unsigned k = 1; k < len; k++)
+		if (r->state[i + k] != RW_B_UNKNOWN)
+			return 0;
+	return 1;
+}
+
+/* Follow one path of execution from addr until it ends or meets known code. */
+static int follow(struct scanner *sc, uint32_t addr)
+{
+	struct rw_region *r;
+
+	while ((r = rw_region_of(sc->img, addr))) {
+		uint32_t i = addr - r->vaddr, target;
+		unsigned len;
+
+		if (r->state[i] != RW_B_UNKNOWN)
+			return 0;
+		len = decode(sc, r, i, r->size - i);
+		if (!len) {
+			r->state[i] = RW_B_BAD;
+			return 0;
+		}
+		if (!fits(r, i, len))
+			return 0;
+		if (take(sc, r, i, len))
+			return -1;
+		if (direct_target(sc->insn, &target) && push_work(sc, target))
+			return -1;
+		if (ends_flow(sc->insn->id))
+			return 0;
+		addr += len;
+	}
+	return 0;
+}
+
+static int recursive(struct scanner *sc)
+{
+	const struct rw_image *img = sc->img;
+
+	if (push_work(sc, img->ehdr.e_entry))
+		return -1;
+	for (size_t i = img->n_funcs; i-- > 0;)
+		if (push_work(sc, img->funcs[i]))
+			return -1;
+	while (sc->n_work)
+		if (follow(sc, sc->work[--sc->n_work]))
+			return -1;
+	return 0;
+}
+
+/* Number of undecoded bytes starting at index i. */
+static uint32_t unknown_run(const struct rw_region *r, uint32_t i)
+{
+	uint32_t n = 0;
+
+	while (i + n < r->size && r->state[i + n] == RW_B_UNKNOWN)
+		n++;
+	return n;
+}
+
+/* Decode a run of undecoded bytes in order, as a linear sweep does. */
+static int sweep_run(struct scanner *sc, struct rw_region *r, uint32_t i, uint32_t n)
+{
+	for (uint32_t end = i + n; i < end;) {
+		unsigned len = decode(sc, r, i, end - i);
+
+		if (!len) {
+			r->state[i++] = RW_B_BAD;
+			continue;
+		}
+		if (take(sc, r, i, len))
+			return -1;
+		i += len;
+	}
+	return 0;
+}
+
+/* gas alignment fillers: lea 0(%reg),%reg in its several sizes, mov %reg,%reg. */
+static int is_filler(const cs_insn *in)
+{
+	const uint8_t *b = in->bytes;
+	unsigned mod = b[1] >> 6, reg = (b[1] >> 3) & 7, rm = b[1] & 7;
+
+	if (in->id == X86_INS_NOP || in->id == X86_INS_INT3)
+		return 1;
+	if (in->size >= 2 && (b[0] == 0x89 || b[0] == 0x8b) && mod == 3)
+		return reg == rm;
+	if (in->size < 3 || b[0] != 0x8d || mod == 3 || mod == 0)
+		return 0;
+	if (rm == 4)	/* SIB: base must be reg, no index */
+		return in->size >= 4 && (b[2] & 7) == reg && ((b[2] >> 3) & 7) == 4 &&
+		       b[3] == 0 && (mod == 1 || (in->size == 7 && !b[4] && !b[5] && !b[6]));
+	return rm == reg && b[2] == 0 && (mod == 1 || (in->size == 6 && !b[3] && !b[4] && !b[5]));
+}
+
+/* With symbols, unreached bytes are only checked for being padding. */
+static void classify_unreached(struct scanner *sc, struct rw_region *r, uint32_t i, uint32_t n)
+{
+	uint32_t k = 0;
+
+	while (k < n) {
+		unsigned len = decode(sc, r, i + k, n - k);
+
+		if (!len || !is_filler(sc->insn))
+			break;
+		k += len;
+	}
+	memset(r->state + i, k == n ? RW_B_PADDING : RW_B_UNREACHED, n);
+}
+
+static int sweep(struct scanner *sc)
+{
+	for (size_t k = 0; k < sc->img->n_regions; k++) {
+		struct rw_region *r = &sc->img->regions[k];
+
+		for (uint32_t i = 0; i < r->size;) {
+			uint32_t n = unknown_run(r, i);
+
+			if (!n) {
+				i++;
+				continue;
+			}
+			if (sc->rep->used_symbols)
+				classify_unreached(sc, r, i, n);
+			else if (sweep_run(sc, r, i, n))
+				return -1;
+			i += n;
+		}
+	}
+	return 0;
+}
+
+static int add_range(struct rw_report *rep, uint32_t addr, uint32_t len)
+{
+	struct rw_range *u;
+
+	rep->unclassified_bytes += len;
+	if (rep->n_unclassified) {
+		u = &rep->unclassified[rep->n_unclassified - 1];
+		if (u->addr + u->len == addr) {
+			u->len += len;
+			return 0;
+		}
+	}
+	u = realloc(rep->unclassified, (rep->n_unclassified + 1) * sizeof(*u));
+	if (!u)
+		return -1;
+	rep->unclassified = u;
+	rep->unclassified[rep->n_unclassified++] = (struct rw_range){ addr, len };
+	return 0;
+}
+
+/* Report bad and unreached bytes as merged ranges; forget all but boot headers. */
+static int collect_unclassified(struct scanner *sc)
+{
+	for (size_t k = 0; k < sc->img->n_regions; k++) {
+		struct rw_region *r = &sc->img->regions[k];
+
+		for (uint32_t i = 0; i < r->size; i++) {
+			uint8_t st = r->state[i];
+
+			if (st != RW_B_DATA)
+				r->state[i] = RW_B_UNKNOWN;
+			if ((st == RW_B_BAD || st == RW_B_UNREACHED) &&
+			    add_range(sc->rep, r->vaddr + i, 1))
+				return rw_fail(sc->err, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+	const struct lilyvm_site *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static void count_classes(struct rw_report *rep, const struct lilyvm_site *s, size_t n)
+{
+	rep->sites = n;
+	for (size_t i = 0; i < n; i++)
+		rep->counts[s[i].cls]++;
+}
+
+int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_known,
+	    struct rw_report *rep, struct lilyvm_site **found, size_t *n_found, char *err)
+{
+	struct scanner sc = { .img = img, .known = known, .n_known = n_known, .rep = rep,
+			      .err = err };
+	int rc = rw_capstone_open(&sc.cs, err);
+
+	if (rc)
+		return -1;
+	sc.insn = cs_malloc(sc.cs);
+	rep->used_symbols = img->n_funcs > 0;
+	rep->regions = img->n_regions;
+	rep->image_bytes = img->len;
+	for (size_t k = 0; k < img->n_regions; k++)
+		rep->code_bytes += img->regions[k].size;
+	rc = !sc.insn ? rw_fail(err, "out of memory") : recursive(&sc);
+	if (!rc)
+		rc = sweep(&sc);
+	if (!rc)
+		rc = collect_unclassified(&sc);
+	if (sc.insn)
+		cs_free(sc.insn, 1);
+	cs_close(&sc.cs);
+	free(sc.work);
+	if (rc) {
+		free(sc.found);
+		return -1;
+	}
+	qsort(sc.found, sc.n_found, sizeof(*sc.found), site_cmp);
+	count_classes(rep, sc.found, sc.n_found);
+	*found = sc.found;
+	*n_found = sc.n_found;
+	return 0;
+}
+
+const struct lilyvm_site *rw_site_find(const struct lilyvm_site *sites, size_t n,
+				       uint32_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sites[mid].addr == addr)
+			return &sites[mid];
+		if (sites[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}

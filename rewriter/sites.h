@@ -1,0 +1,142 @@
+/*
+ * sites.h - the site-table format, the only thing the rewriter (writer) and
+ * lightvm (reader) share.
+ *
+ * A rewritten image carries two extra non-allocated sections:
+ *   .note.lilyvm   an ELF note (name "LilyVM", type LILYVM_NOTE_REWRITTEN)
+ *                  that marks the image rewritten;
+ *   .lilyvm.sites  a struct lilyvm_sites_header followed by `count` struct
+ *                  lilyvm_site entries sorted by address, so the monitor
+ *                  finds the site of a trapping EIP by binary search.
+ *
+ * The contract at a site of form LILYVM_FORM_TRAP: the first byte is
+ * LILYVM_TRAP_BYTE (hlt), which raises #GP in ring 3 with EIP at the site,
+ * and the remaining len-1 bytes are LILYVM_FILL_BYTE (int3), so a jump into
+ * the middle of a site traps too instead of running half an instruction.
+ * The monitor emulates the original instruction held in `orig` as if it ran
+ * at `addr`, and resumes at addr+len unless the instruction transfers control.
+ * A hlt fault at an address that is not a site, or whose bytes the guest has
+ * since changed, is the guest's own code and is decoded from memory instead.
+ *
+ * All fields are little-endian; the structures have no padding.
+ */
+#ifndef LILYVM_SITES_H
+#define LILYVM_SITES_H
+
+#include <stdint.h>
+
+#define LILYVM_SITES_SECTION ".lilyvm.sites"
+#define LILYVM_NOTE_SECTION ".note.lilyvm"
+#define LILYVM_NOTE_NAME "LilyVM"
+#define LILYVM_NOTE_REWRITTEN 0x4c560001u
+#define LILYVM_SITES_MAGIC "LVSITES"
+#define LILYVM_SITES_VERSION 1u
+#define LILYVM_TRAP_BYTE 0xf4u
+#define LILYVM_FILL_BYTE 0xccu
+#define LILYVM_MAX_INSN 15
+
+/* How a site was replaced. */
+enum lilyvm_form {
+	LILYVM_FORM_TRAP = 1,	/* hlt + int3 fill: #GP, emulate orig */
+};
+
+/*
+ * The catalogue: one class per privileged or ring-sensitive instruction
+ * family. Numbers are part of the format and never change meaning.
+ * rewriter/CATALOGUE.md says why each is here and what the monitor does.
+ */
+enum lilyvm_class {
+	LILYVM_CLS_NONE = 0,
+	LILYVM_CLS_CLI,
+	LILYVM_CLS_STI,
+	LILYVM_CLS_HLT,
+	LILYVM_CLS_PUSHF,
+	LILYVM_CLS_POPF,
+	LILYVM_CLS_IN,
+	LILYVM_CLS_OUT,
+	LILYVM_CLS_INS,
+	LILYVM_CLS_OUTS,
+	LILYVM_CLS_LGDT,
+	LILYVM_CLS_LIDT,
+	LILYVM_CLS_LLDT,
+	LILYVM_CLS_LTR,
+	LILYVM_CLS_SGDT,
+	LILYVM_CLS_SIDT,
+	LILYVM_CLS_SLDT,
+	LILYVM_CLS_STR,
+	LILYVM_CLS_SMSW,
+	LILYVM_CLS_LMSW,
+	LILYVM_CLS_MOV_TO_CR,
+	LILYVM_CLS_MOV_FROM_CR,
+	LILYVM_CLS_MOV_TO_DR,
+	LILYVM_CLS_MOV_FROM_DR,
+	LILYVM_CLS_CLTS,
+	LILYVM_CLS_INVD,
+	LILYVM_CLS_WBINVD,
+	LILYVM_CLS_INVLPG,
+	LILYVM_CLS_RDMSR,
+	LILYVM_CLS_WRMSR,
+	LILYVM_CLS_RDPMC,
+	LILYVM_CLS_RDTSC,
+	LILYVM_CLS_RDTSCP,
+	LILYVM_CLS_CPUID,
+	LILYVM_CLS_IRET,
+	LILYVM_CLS_INT,
+	LILYVM_CLS_INT3,
+	LILYVM_CLS_INTO,
+	LILYVM_CLS_MOV_TO_SEG,
+	LILYVM_CLS_MOV_FROM_SEG,
+	LILYVM_CLS_PUSH_SEG,
+	LILYVM_CLS_POP_SEG,
+	LILYVM_CLS_LOAD_FAR_PTR,
+	LILYVM_CLS_FAR_JMP,
+	LILYVM_CLS_FAR_CALL,
+	LILYVM_CLS_FAR_RET,
+	LILYVM_CLS_LAR,
+	LILYVM_CLS_LSL,
+	LILYVM_CLS_VERR,
+	LILYVM_CLS_VERW,
+	LILYVM_CLS_ARPL,
+	LILYVM_CLS_SYSENTER,
+	LILYVM_CLS_SYSEXIT,
+	LILYVM_CLS_SYSCALL,
+	LILYVM_CLS_SYSRET,
+	LILYVM_CLS_MONITOR,
+	LILYVM_CLS_MWAIT,
+	LILYVM_CLS_XGETBV,
+	LILYVM_CLS_XSETBV,
+	LILYVM_CLS_COUNT
+};
+
+/* Header at offset 0 of .lilyvm.sites. */
+struct lilyvm_sites_header {
+	char magic[8];		/* LILYVM_SITES_MAGIC, NUL-padded */
+	uint32_t version;	/* LILYVM_SITES_VERSION */
+	uint32_t entry_size;	/* sizeof(struct lilyvm_site) */
+	uint32_t count;		/* entries that follow */
+	uint32_t reserved;	/* zero */
+};
+
+/* One rewritten instruction. */
+struct lilyvm_site {
+	uint32_t addr;		/* guest virtual address of the instruction */
+	uint8_t len;		/* its length in bytes, 1..15 */
+	uint8_t cls;		/* enum lilyvm_class */
+	uint8_t form;		/* enum lilyvm_form */
+	uint8_t flags;		/* zero */
+	uint8_t orig[16];	/* the original bytes, zero past len */
+};
+
+/* Descriptor of the LILYVM_NOTE_REWRITTEN note. */
+struct lilyvm_note_desc {
+	uint32_t version;	/* LILYVM_SITES_VERSION */
+	uint32_t site_count;	/* entries in .lilyvm.sites */
+	uint32_t class_count;	/* LILYVM_CLS_COUNT of the writer */
+	uint32_t flags;		/* zero */
+};
+
+_Static_assert(sizeof(struct lilyvm_sites_header) == 24, "header layout");
+_Static_assert(sizeof(struct lilyvm_site) == 24, "site layout");
+_Static_assert(sizeof(struct lilyvm_note_desc) == 16, "note layout");
+
+#endif
