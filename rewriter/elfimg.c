@@ -247,11 +247,11 @@ static int find_regions(struct rw_image *img, const Elf32_Phdr *ph, size_t nph, 
 	return 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
+static int func_cmp(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const struct rw_func *x = a, *y = b;
 
-	return x < y ? -1 : x > y;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
 static int collect_funcs(struct rw_image *img, Elf *elf, char *err)
@@ -269,7 +269,7 @@ static int collect_funcs(struct rw_image *img, Elf *elf, char *err)
 		n = d->d_size / sizeof(Elf32_Sym);
 		for (size_t i = 0; i < n; i++) {
 			const Elf32_Sym *sym = (const Elf32_Sym *)d->d_buf + i;
-			uint32_t *f;
+			struct rw_func *f;
 
 			if (ELF32_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF ||
 			    !rw_region_of(img, sym->st_value))
@@ -280,10 +280,10 @@ static int collect_funcs(struct rw_image *img, Elf *elf, char *err)
 					return rw_fail(err, "out of memory");
 				img->funcs = f;
 			}
-			img->funcs[img->n_funcs++] = sym->st_value;
+			img->funcs[img->n_funcs++] = (struct rw_func){ sym->st_value, sym->st_size };
 		}
 	}
-	qsort(img->funcs, img->n_funcs, sizeof(*img->funcs), u32_cmp);
+	qsort(img->funcs, img->n_funcs, sizeof(*img->funcs), func_cmp);
 	return 0;
 }
 

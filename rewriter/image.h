@@ -31,6 +31,12 @@ enum {
 	RW_B_PADDING,		/* left over, and only alignment filler */
 };
 
+/* A function symbol: where it starts and how many bytes of code it spans. */
+struct rw_func {
+	uint32_t addr;
+	uint32_t size;
+};
+
 struct rw_image {
 	uint8_t *buf;		/* the whole input file, patched in place */
 	size_t len;
@@ -40,7 +46,7 @@ struct rw_image {
 	size_t shstrndx;
 	struct rw_region *regions;
 	size_t n_regions;
-	uint32_t *funcs;	/* STT_FUNC addresses inside regions, sorted */
+	struct rw_func *funcs;	/* STT_FUNC symbols inside regions, sorted */
 	size_t n_funcs;
 	int rewritten;		/* the input already carried the note */
 	struct lilyvm_site *sites;	/* sorted by address */

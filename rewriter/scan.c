@@ -2,7 +2,8 @@
  * scan.c - find the code of an image and the catalogued instructions in it.
  *
  * With symbols, code is what recursive disassembly reaches from the entry
- * point and every STT_FUNC symbol; bytes it does not reach are left alone
+ * point and every STT_FUNC symbol, plus what a linear sweep finds inside the
+ * extent of each function (jump-table targets); other bytes are left alone
  * (padding is recognised, anything else is reported as unclassified). Without
  * symbols, recursive disassembly from the entry point is followed by a linear
  * sweep of every executable byte not yet decoded. Bytes that do not decode
@@ -124,6 +125,17 @@ static int take(struct scanner *sc, struct rw_region *r, uint32_t i, unsigned le
 	return add_site(sc, cls);
 }
 
+/*
+ * A direct far jump or call names selector:offset. Kernels use it to reload
+ * CS with a flat code segment, so the offset is taken as the address.
+ */
+static int far_target(const uint8_t *op, int o16, uint32_t *target)
+{
+	*target = o16 ? (uint32_t)(op[1] | op[2] << 8)
+		      : (uint32_t)(op[1] | op[2] << 8 | op[3] << 16 | (uint32_t)op[4] << 24);
+	return 1;
+}
+
 /* Direct branch target of the decoded instruction; returns 1 if it has one. */
 static int direct_target(const cs_insn *in, uint32_t *target)
 {
@@ -143,6 +155,8 @@ static int direct_target(const cs_insn *in, uint32_t *target)
 	else if (op[0] == 0x0f && n == (o16 ? 4u : 6u) && op[1] >= 0x80 && op[1] <= 0x8f)
 		rel = o16 ? (int16_t)(op[2] | op[3] << 8) : (int32_t)(op[2] | op[3] << 8 |
 			     op[4] << 16 | (uint32_t)op[5] << 24);
+	else if ((op[0] == 0xea || op[0] == 0x9a) && n == (o16 ? 5u : 7u))
+		return far_target(op, o16, target);
 	else
 		return 0;
 	*target = next + rel;
@@ -208,7 +222,7 @@ static int recursive(struct scanner *sc)
 	if (push_work(sc, img->ehdr.e_entry))
 		return -1;
 	for (size_t i = img->n_funcs; i-- > 0;)
-		if (push_work(sc, img->funcs[i]))
+		if (push_work(sc, img->funcs[i].addr))
 			return -1;
 	while (sc->n_work)
 		if (follow(sc, sc->work[--sc->n_work]))
@@ -216,12 +230,12 @@ static int recursive(struct scanner *sc)
 	return 0;
 }
 
-/* Number of undecoded bytes starting at index i. */
-static uint32_t unknown_run(const struct rw_region *r, uint32_t i)
+/* Number of undecoded bytes from index i up to index end. */
+static uint32_t unknown_run(const struct rw_region *r, uint32_t i, uint32_t end)
 {
 	uint32_t n = 0;
 
-	while (i + n < r->size && r->state[i + n] == RW_B_UNKNOWN)
+	while (i + n < end && r->state[i + n] == RW_B_UNKNOWN)
 		n++;
 	return n;
 }
@@ -276,13 +290,39 @@ static void classify_unreached(struct scanner *sc, struct rw_region *r, uint32_t
 	memset(r->state + i, k == n ? RW_B_PADDING : RW_B_UNREACHED, n);
 }
 
+/*
+ * Compilers keep data out of x86 text, so bytes inside a function's extent
+ * that recursion missed (targets of jump tables and other indirect jumps)
+ * are code: sweep them linearly.
+ */
+static int sweep_functions(struct scanner *sc)
+{
+	for (size_t k = 0; k < sc->img->n_funcs; k++) {
+		const struct rw_func *f = &sc->img->funcs[k];
+		struct rw_region *r = rw_region_of(sc->img, f->addr);
+		uint32_t i = f->addr - r->vaddr;
+		uint32_t end = f->size < r->size - i ? i + f->size : r->size;
+
+		while (i < end) {
+			uint32_t n = unknown_run(r, i, end);
+
+			if (n && sweep_run(sc, r, i, n))
+				return -1;
+			i += n ? n : 1;
+		}
+	}
+	return 0;
+}
+
 static int sweep(struct scanner *sc)
 {
+	if (sc->rep->used_symbols && sweep_functions(sc))
+		return -1;
 	for (size_t k = 0; k < sc->img->n_regions; k++) {
 		struct rw_region *r = &sc->img->regions[k];
 
 		for (uint32_t i = 0; i < r->size;) {
-			uint32_t n = unknown_run(r, i);
+			uint32_t n = unknown_run(r, i, r->size);
 
 			if (!n) {
 				i++;

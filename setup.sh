@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# setup.sh - the two ways in for a new machine (Debian 12):
+#   ./setup.sh run    install what is missing, build, run the main job
+#   ./setup.sh test   install what is missing, build, run the whole test suite
+# Both install only the Debian packages that are missing, build out of tree
+# in ./build, and are safe to run again.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")" && pwd)
+build="$top/build"
+
+# Build and test dependencies, by Debian package name.
+packages=(
+	gcc make autoconf automake pkgconf binutils gcc-multilib
+	libelf-dev libcapstone-dev libunwind-dev libslirp-dev libglib2.0-dev
+	liblzma-dev zlib1g-dev libzstd-dev
+)
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing_packages() {
+	local p
+	for p in "${packages[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			echo "$p"
+	done
+}
+
+install_missing() {
+	local missing
+	missing=$(missing_packages)
+	[ -z "$missing" ] && return 0
+	echo "setup: installing $(echo $missing)"
+	as_root apt-get update -qq
+	# shellcheck disable=SC2086  # one word per package
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+}
+
+build_tree() {
+	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
+	mkdir -p "$build"
+	cd "$build"
+	[ -f Makefile ] || "$top/configure" -q
+	make -s -j"$(nproc)"
+}
+
+# The main job until the monitor boots guests: rewrite the bundled demo kernel.
+run_main_job() {
+	make -s tests/guests/demo/demo.elf
+	./rewriter/lilyvm-rewrite tests/guests/demo/demo.elf -o tests/guests/demo/demo.rw \
+		--report --verify
+}
+
+# automake's summary, reduced to the project's closing line.
+summary_line() {
+	awk '/^# (PASS|FAIL|XPASS|ERROR|SKIP):/ { n[$2] = $3 }
+	     END { printf "%d passed, %d failed, %d skipped\n", n["PASS:"],
+		   n["FAIL:"] + n["XPASS:"] + n["ERROR:"], n["SKIP:"] }' test-suite.log
+}
+
+run_tests() {
+	local rc=0
+	make -s -j"$(nproc)" check || rc=$?
+	[ -f test-suite.log ] || { echo "0 passed, 1 failed"; return 1; }
+	summary_line
+	return $rc
+}
+
+case "${1:-}" in
+run) install_missing; build_tree; run_main_job ;;
+test) install_missing; build_tree; run_tests ;;
+*) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac

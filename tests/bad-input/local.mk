@@ -1,0 +1,1 @@
+# tests/bad-input: rules go here

@@ -1,0 +1,58 @@
+/*
+ * guest.h - the little runtime every micro-guest links: port I/O, a COM1
+ * console, descriptor tables, the PIC and PIT, traps and power-off. The same
+ * binary runs under qemu-system-i386 and, rewritten, under lilyvm.
+ */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdint.h>
+
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UCODE 0x1b
+#define SEL_UDATA 0x23
+#define SEL_TSS 0x28
+#define VEC_IRQ0 0x20
+#define VEC_SYSCALL 0x80
+
+/* What isr_common pushes, lowest address first. */
+struct trap_frame {
+	uint32_t es, ds;
+	uint32_t edi, esi, ebp, esp_dummy, ebx, edx, ecx, eax;
+	uint32_t vector, error;
+	uint32_t eip, cs, eflags;
+	uint32_t user_esp, user_ss;	/* only when the trap came from ring 3 */
+};
+
+typedef void (*trap_handler)(struct trap_frame *f);
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+/* Set up COM1, GDT, TSS and IDT; every vector goes to guest_trap(). */
+void guest_init(void);
+/* Print formatted text on COM1 (%d %u %x %s %c). */
+void gprintf(const char *fmt, ...);
+/* Route vector vec to handler h. */
+void set_handler(unsigned vec, trap_handler h);
+/* Let ring 3 raise vector vec with int n. */
+void allow_user_int(unsigned vec);
+/* Remap the PICs to VEC_IRQ0 and unmask only the IRQs in mask. */
+void pic_init(uint16_t unmasked);
+/* Acknowledge an IRQ at the PIC(s). */
+void pic_eoi(unsigned irq);
+/* Program PIT channel 0 as a rate generator at hz. */
+void pit_init(unsigned hz);
+/* Run fn in ring 3 on stack top; returns when ring 3 raises VEC_SYSCALL with eax=0. */
+void run_user(void (*fn)(void), void *stack_top);
+/* Power the machine off: the ACPI S5 write QEMU's PIIX4 and lilyvm both honour. */
+void __attribute__((noreturn)) poweroff(void);
+
+/* Called by isr_common for every trap and interrupt. */
+void guest_trap(struct trap_frame *f);
+/* Each guest defines its entry point. */
+void guest_main(uint32_t magic, void *mbi);
+
+#endif

@@ -1,0 +1,1 @@
+# tests/rewriter: rules go here
