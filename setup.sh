@@ -39,7 +39,7 @@ install_missing() {
 }
 
 build_tree() {
-	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
+	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1 || autoreconf -fi)
 	mkdir -p "$build"
 	cd "$build"
 	[ -f Makefile ] || "$top/configure" -q
