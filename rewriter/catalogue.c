@@ -11,67 +11,6 @@
 
 #include "rewriter/image.h"
 
-static const char *const class_names[LILYVM_CLS_COUNT] = {
-	[LILYVM_CLS_NONE] = "none",
-	[LILYVM_CLS_CLI] = "cli",
-	[LILYVM_CLS_STI] = "sti",
-	[LILYVM_CLS_HLT] = "hlt",
-	[LILYVM_CLS_PUSHF] = "pushf",
-	[LILYVM_CLS_POPF] = "popf",
-	[LILYVM_CLS_IN] = "in",
-	[LILYVM_CLS_OUT] = "out",
-	[LILYVM_CLS_INS] = "ins",
-	[LILYVM_CLS_OUTS] = "outs",
-	[LILYVM_CLS_LGDT] = "lgdt",
-	[LILYVM_CLS_LIDT] = "lidt",
-	[LILYVM_CLS_LLDT] = "lldt",
-	[LILYVM_CLS_LTR] = "ltr",
-	[LILYVM_CLS_SGDT] = "sgdt",
-	[LILYVM_CLS_SIDT] = "sidt",
-	[LILYVM_CLS_SLDT] = "sldt",
-	[LILYVM_CLS_STR] = "str",
-	[LILYVM_CLS_SMSW] = "smsw",
-	[LILYVM_CLS_LMSW] = "lmsw",
-	[LILYVM_CLS_MOV_TO_CR] = "mov-to-cr",
-	[LILYVM_CLS_MOV_FROM_CR] = "mov-from-cr",
-	[LILYVM_CLS_MOV_TO_DR] = "mov-to-dr",
-	[LILYVM_CLS_MOV_FROM_DR] = "mov-from-dr",
-	[LILYVM_CLS_CLTS] = "clts",
-	[LILYVM_CLS_INVD] = "invd",
-	[LILYVM_CLS_WBINVD] = "wbinvd",
-	[LILYVM_CLS_INVLPG] = "invlpg",
-	[LILYVM_CLS_RDMSR] = "rdmsr",
-	[LILYVM_CLS_WRMSR] = "wrmsr",
-	[LILYVM_CLS_RDPMC] = "rdpmc",
-	[LILYVM_CLS_RDTSC] = "rdtsc",
-	[LILYVM_CLS_RDTSCP] = "rdtscp",
-	[LILYVM_CLS_CPUID] = "cpuid",
-	[LILYVM_CLS_IRET] = "iret",
-	[LILYVM_CLS_INT] = "int",
-	[LILYVM_CLS_INT3] = "int3",
-	[LILYVM_CLS_INTO] = "into",
-	[LILYVM_CLS_MOV_TO_SEG] = "mov-to-seg",
-	[LILYVM_CLS_MOV_FROM_SEG] = "mov-from-seg",
-	[LILYVM_CLS_PUSH_SEG] = "push-seg",
-	[LILYVM_CLS_POP_SEG] = "pop-seg",
-	[LILYVM_CLS_LOAD_FAR_PTR] = "load-far-ptr",
-	[LILYVM_CLS_FAR_JMP] = "far-jmp",
-	[LILYVM_CLS_FAR_CALL] = "far-call",
-	[LILYVM_CLS_FAR_RET] = "far-ret",
-	[LILYVM_CLS_LAR] = "lar",
-	[LILYVM_CLS_LSL] = "lsl",
-	[LILYVM_CLS_VERR] = "verr",
-	[LILYVM_CLS_VERW] = "verw",
-	[LILYVM_CLS_ARPL] = "arpl",
-	[LILYVM_CLS_SYSENTER] = "sysenter",
-	[LILYVM_CLS_SYSEXIT] = "sysexit",
-	[LILYVM_CLS_SYSCALL] = "syscall",
-	[LILYVM_CLS_SYSRET] = "sysret",
-	[LILYVM_CLS_MONITOR] = "monitor",
-	[LILYVM_CLS_MWAIT] = "mwait",
-	[LILYVM_CLS_XGETBV] = "xgetbv",
-	[LILYVM_CLS_XSETBV] = "xsetbv",
-};
 
 /* Instructions whose capstone id alone decides the class. */
 static const struct {
@@ -116,7 +55,7 @@ static unsigned char id_class[X86_INS_ENDING];
 
 const char *rw_class_name(unsigned cls)
 {
-	return cls < LILYVM_CLS_COUNT ? class_names[cls] : "?";
+	return lilyvm_class_name(cls);
 }
 
 static int is_prefix(uint8_t b)

@@ -242,7 +242,7 @@ static int find_regions(struct rw_image *img, const Elf32_Phdr *ph, size_t nph, 
 		return rw_fail(err, "no executable code: no SHF_EXECINSTR section and no PF_X segment");
 	qsort(img->regions, img->n_regions, sizeof(*img->regions), region_cmp);
 	for (size_t i = 1; i < img->n_regions; i++)
-		if (img->regions[i].vaddr < img->regions[i - 1].vaddr + img->regions[i - 1].size)
+		if (img->regions[i].vaddr < (uint64_t)img->regions[i - 1].vaddr + img->regions[i - 1].size)
 			return rw_fail(err, "executable regions overlap at 0x%x", img->regions[i].vaddr);
 	return 0;
 }
@@ -283,7 +283,8 @@ static int collect_funcs(struct rw_image *img, Elf *elf, char *err)
 			img->funcs[img->n_funcs++] = (struct rw_func){ sym->st_value, sym->st_size };
 		}
 	}
-	qsort(img->funcs, img->n_funcs, sizeof(*img->funcs), func_cmp);
+	if (img->funcs)	/* qsort must not be given NULL, even for no elements */
+		qsort(img->funcs, img->n_funcs, sizeof(*img->funcs), func_cmp);
 	return 0;
 }
 
@@ -377,6 +378,14 @@ static int find_lilyvm_sections(struct rw_image *img, char *err)
 	return img->rewritten ? rw_read_site_table(img, table, err) : 0;
 }
 
+/* The scanner keeps the state of a site's bytes in the array of one region. */
+static int site_in_one_region(const struct rw_image *img, const struct lilyvm_site *s)
+{
+	const struct rw_region *r = rw_region_of(img, s->addr);
+
+	return r && s->len <= r->size - (s->addr - r->vaddr);
+}
+
 int rw_read_site_table(struct rw_image *img, const Elf32_Shdr *sh, char *err)
 {
 	struct lilyvm_sites_header h;
@@ -398,13 +407,47 @@ int rw_read_site_table(struct rw_image *img, const Elf32_Shdr *sh, char *err)
 	for (size_t i = 0; i < img->n_sites; i++) {
 		s = &img->sites[i];
 		if (s->len == 0 || s->len > LILYVM_MAX_INSN || s->cls == 0 ||
-		    s->cls >= LILYVM_CLS_COUNT || !rw_region_of(img, s->addr) ||
-		    !rw_region_of(img, s->addr + s->len - 1) ||
-		    (i && s->addr < img->sites[i - 1].addr + img->sites[i - 1].len))
+		    s->cls >= LILYVM_CLS_COUNT || !site_in_one_region(img, s) ||
+		    (i && s->addr < (uint64_t)img->sites[i - 1].addr + img->sites[i - 1].len))
 			return rw_fail(err, "site table entry %zu (0x%x) is invalid or out of order",
 				       i, s->addr);
 	}
 	return 0;
+}
+
+/*
+ * A copy of a table of n entries at file offset off, already checked to lie
+ * in the file. libelf would return it in place, at whatever alignment the
+ * file gives it, and reading fields through a misaligned pointer is undefined.
+ */
+static void *copy_table(const struct rw_image *img, size_t off, size_t n, size_t entsize)
+{
+	void *t = malloc(n ? n * entsize : 1);
+
+	if (t)
+		memcpy(t, img->buf + off, n * entsize);
+	return t;
+}
+
+static int load_sections(struct rw_image *img, Elf *elf, char *err)
+{
+	const Elf32_Ehdr *eh = &img->ehdr;
+
+	if (!in_file(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf32_Shdr), img->len))
+		return rw_fail(err, "section header table points past the end of the file");
+	if (elf_getshdrnum(elf, &img->shnum) || elf_getshdrstrndx(elf, &img->shstrndx))
+		return rw_fail(err, "bad section headers: %s", elf_errmsg(-1));
+	if (!in_file(eh->e_shoff, (uint64_t)img->shnum * sizeof(Elf32_Shdr), img->len))
+		return rw_fail(err, "section header table points past the end of the file");
+	if (img->shnum && img->shstrndx >= img->shnum)
+		return rw_fail(err, "section name table index %zu out of range", img->shstrndx);
+	img->shdrs = copy_table(img, eh->e_shoff, img->shnum, sizeof(Elf32_Shdr));
+	if (!img->shdrs)
+		return rw_fail(err, "out of memory");
+	/* Names are read from its file bytes, which only non-NOBITS sections are checked for. */
+	if (img->shstrndx && img->shdrs[img->shstrndx].sh_type != SHT_STRTAB)
+		return rw_fail(err, "section name table %zu is not a string table", img->shstrndx);
+	return check_sections(img->shdrs, img->shnum, img->len, err);
 }
 
 static int load_headers(struct rw_image *img, Elf *elf, char *err)
@@ -412,6 +455,7 @@ static int load_headers(struct rw_image *img, Elf *elf, char *err)
 	Elf32_Ehdr *eh = elf32_getehdr(elf);
 	Elf32_Phdr *ph;
 	size_t nph;
+	int rc;
 
 	if (!eh)
 		return rw_fail(err, "bad ELF header: %s", elf_errmsg(-1));
@@ -420,27 +464,23 @@ static int load_headers(struct rw_image *img, Elf *elf, char *err)
 		return -1;
 	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * eh->e_phentsize, img->len))
 		return rw_fail(err, "program header table points past the end of the file");
-	if (elf_getphdrnum(elf, &nph) || !(ph = elf32_getphdr(elf)))
+	/* The count differs from e_phnum with PN_XNUM, so the table is checked again. */
+	if (elf_getphdrnum(elf, &nph))
 		return rw_fail(err, "bad program headers: %s", elf_errmsg(-1));
-	if (check_segments(ph, nph, img->len, err))
-		return -1;
-	if (eh->e_shoff) {
-		if (!in_file(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf32_Shdr), img->len))
-			return rw_fail(err, "section header table points past the end of the file");
-		if (elf_getshdrnum(elf, &img->shnum) || elf_getshdrstrndx(elf, &img->shstrndx))
-			return rw_fail(err, "bad section headers: %s", elf_errmsg(-1));
-		if (!in_file(eh->e_shoff, (uint64_t)img->shnum * sizeof(Elf32_Shdr), img->len))
-			return rw_fail(err, "section header table points past the end of the file");
-		if (img->shnum && img->shstrndx >= img->shnum)
-			return rw_fail(err, "section name table index %zu out of range", img->shstrndx);
-		img->shdrs = malloc((img->shnum ? img->shnum : 1) * sizeof(Elf32_Shdr));
-		if (!img->shdrs)
-			return rw_fail(err, "out of memory");
-		memcpy(img->shdrs, img->buf + eh->e_shoff, img->shnum * sizeof(Elf32_Shdr));
-		if (check_sections(img->shdrs, img->shnum, img->len, err))
-			return -1;
-	}
-	return find_regions(img, ph, nph, err);
+	if (nph == 0)	/* e_phoff is 0, or PN_XNUM with no count behind it */
+		return rw_fail(err, "no program headers: nothing would be loaded");
+	if (!in_file(eh->e_phoff, (uint64_t)nph * sizeof(Elf32_Phdr), img->len))
+		return rw_fail(err, "program header table points past the end of the file");
+	ph = copy_table(img, eh->e_phoff, nph, sizeof(Elf32_Phdr));
+	if (!ph)
+		return rw_fail(err, "out of memory");
+	rc = check_segments(ph, nph, img->len, err);
+	if (!rc && eh->e_shoff)
+		rc = load_sections(img, elf, err);
+	if (!rc)
+		rc = find_regions(img, ph, nph, err);
+	free(ph);
+	return rc;
 }
 
 int rw_load(const void *buf, size_t len, struct rw_image **out, char *err)

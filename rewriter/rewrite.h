@@ -70,10 +70,6 @@ int rw_write_file(const struct rw_image *img, const char *path, char *err);
 /* The site table of the image, sorted by address; *n receives its length. */
 const struct lilyvm_site *rw_sites(const struct rw_image *img, size_t *n);
 
-/* Binary search of a sorted site table for the site that starts at addr. */
-const struct lilyvm_site *rw_site_find(const struct lilyvm_site *sites, size_t n,
-				       uint32_t addr);
-
 /* The short name of a catalogue class ("cli", "mov-to-cr", ...). */
 const char *rw_class_name(unsigned cls);
 

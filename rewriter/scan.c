@@ -69,7 +69,7 @@ static unsigned decode(struct scanner *sc, struct rw_region *r, uint32_t i, uint
 	const uint8_t *code = sc->img->buf + r->off + i;
 	uint64_t addr = r->vaddr + i;
 	size_t size = avail;
-	const struct lilyvm_site *s = sc->known ? rw_site_find(sc->known, sc->n_known, addr) : NULL;
+	const struct lilyvm_site *s = sc->known ? lilyvm_site_find(sc->known, sc->n_known, addr) : NULL;
 
 	if (s) {
 		if (s->len > avail || !trap_form(code, s->len))
@@ -118,7 +118,7 @@ static int take(struct scanner *sc, struct rw_region *r, uint32_t i, unsigned le
 	sc->rep->insn_bytes += len;
 	if (cls == LILYVM_CLS_NONE)
 		return 0;
-	if (sc->known && !rw_site_find(sc->known, sc->n_known, r->vaddr + i)) {
+	if (sc->known && !lilyvm_site_find(sc->known, sc->n_known, r->vaddr + i)) {
 		verify_error(sc, r->vaddr + i);
 		return 0;
 	}
@@ -424,22 +424,4 @@ int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_know
 	*found = sc.found;
 	*n_found = sc.n_found;
 	return 0;
-}
-
-const struct lilyvm_site *rw_site_find(const struct lilyvm_site *sites, size_t n,
-				       uint32_t addr)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (sites[mid].addr == addr)
-			return &sites[mid];
-		if (sites[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
 }

@@ -23,6 +23,7 @@
 #ifndef LILYVM_SITES_H
 #define LILYVM_SITES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define LILYVM_SITES_SECTION ".lilyvm.sites"
@@ -138,5 +139,92 @@ struct lilyvm_note_desc {
 _Static_assert(sizeof(struct lilyvm_sites_header) == 24, "header layout");
 _Static_assert(sizeof(struct lilyvm_site) == 24, "site layout");
 _Static_assert(sizeof(struct lilyvm_note_desc) == 16, "note layout");
+
+/* The short name of a catalogue class, as reports print it. */
+static inline const char *lilyvm_class_name(unsigned cls)
+{
+	static const char *const names[LILYVM_CLS_COUNT] = {
+		[LILYVM_CLS_NONE] = "none",
+		[LILYVM_CLS_CLI] = "cli",
+		[LILYVM_CLS_STI] = "sti",
+		[LILYVM_CLS_HLT] = "hlt",
+		[LILYVM_CLS_PUSHF] = "pushf",
+		[LILYVM_CLS_POPF] = "popf",
+		[LILYVM_CLS_IN] = "in",
+		[LILYVM_CLS_OUT] = "out",
+		[LILYVM_CLS_INS] = "ins",
+		[LILYVM_CLS_OUTS] = "outs",
+		[LILYVM_CLS_LGDT] = "lgdt",
+		[LILYVM_CLS_LIDT] = "lidt",
+		[LILYVM_CLS_LLDT] = "lldt",
+		[LILYVM_CLS_LTR] = "ltr",
+		[LILYVM_CLS_SGDT] = "sgdt",
+		[LILYVM_CLS_SIDT] = "sidt",
+		[LILYVM_CLS_SLDT] = "sldt",
+		[LILYVM_CLS_STR] = "str",
+		[LILYVM_CLS_SMSW] = "smsw",
+		[LILYVM_CLS_LMSW] = "lmsw",
+		[LILYVM_CLS_MOV_TO_CR] = "mov-to-cr",
+		[LILYVM_CLS_MOV_FROM_CR] = "mov-from-cr",
+		[LILYVM_CLS_MOV_TO_DR] = "mov-to-dr",
+		[LILYVM_CLS_MOV_FROM_DR] = "mov-from-dr",
+		[LILYVM_CLS_CLTS] = "clts",
+		[LILYVM_CLS_INVD] = "invd",
+		[LILYVM_CLS_WBINVD] = "wbinvd",
+		[LILYVM_CLS_INVLPG] = "invlpg",
+		[LILYVM_CLS_RDMSR] = "rdmsr",
+		[LILYVM_CLS_WRMSR] = "wrmsr",
+		[LILYVM_CLS_RDPMC] = "rdpmc",
+		[LILYVM_CLS_RDTSC] = "rdtsc",
+		[LILYVM_CLS_RDTSCP] = "rdtscp",
+		[LILYVM_CLS_CPUID] = "cpuid",
+		[LILYVM_CLS_IRET] = "iret",
+		[LILYVM_CLS_INT] = "int",
+		[LILYVM_CLS_INT3] = "int3",
+		[LILYVM_CLS_INTO] = "into",
+		[LILYVM_CLS_MOV_TO_SEG] = "mov-to-seg",
+		[LILYVM_CLS_MOV_FROM_SEG] = "mov-from-seg",
+		[LILYVM_CLS_PUSH_SEG] = "push-seg",
+		[LILYVM_CLS_POP_SEG] = "pop-seg",
+		[LILYVM_CLS_LOAD_FAR_PTR] = "load-far-ptr",
+		[LILYVM_CLS_FAR_JMP] = "far-jmp",
+		[LILYVM_CLS_FAR_CALL] = "far-call",
+		[LILYVM_CLS_FAR_RET] = "far-ret",
+		[LILYVM_CLS_LAR] = "lar",
+		[LILYVM_CLS_LSL] = "lsl",
+		[LILYVM_CLS_VERR] = "verr",
+		[LILYVM_CLS_VERW] = "verw",
+		[LILYVM_CLS_ARPL] = "arpl",
+		[LILYVM_CLS_SYSENTER] = "sysenter",
+		[LILYVM_CLS_SYSEXIT] = "sysexit",
+		[LILYVM_CLS_SYSCALL] = "syscall",
+		[LILYVM_CLS_SYSRET] = "sysret",
+		[LILYVM_CLS_MONITOR] = "monitor",
+		[LILYVM_CLS_MWAIT] = "mwait",
+		[LILYVM_CLS_XGETBV] = "xgetbv",
+		[LILYVM_CLS_XSETBV] = "xsetbv",
+	};
+
+	return cls < LILYVM_CLS_COUNT ? names[cls] : "?";
+}
+
+/* The site that starts at addr in a table sorted by address, or NULL. */
+static inline const struct lilyvm_site *lilyvm_site_find(const struct lilyvm_site *sites,
+							 size_t n, uint32_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sites[mid].addr == addr)
+			return &sites[mid];
+		if (sites[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
 
 #endif
