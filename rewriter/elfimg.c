@@ -445,7 +445,7 @@ static int load_sections(struct rw_image *img, Elf *elf, char *err)
 	if (!img->shdrs)
 		return rw_fail(err, "out of memory");
 	/* Names are read from its file bytes, which only non-NOBITS sections are checked for. */
-	if (img->shstrndx && img->shdrs[img->shstrndx].sh_type != SHT_STRTAB)
+	if (img->shnum && img->shstrndx && img->shdrs[img->shstrndx].sh_type != SHT_STRTAB)
 		return rw_fail(err, "section name table %zu is not a string table", img->shstrndx);
 	return check_sections(img->shdrs, img->shnum, img->len, err);
 }

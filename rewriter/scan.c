@@ -240,18 +240,32 @@ static uint32_t unknown_run(const struct rw_region *r, uint32_t i, uint32_t end)
 	return n;
 }
 
-/* Decode a run of undecoded bytes in order, as a linear sweep does. */
+/*
+ * Decode a run of undecoded bytes in order, as a linear sweep does. int3
+ * bytes right after an instruction that ends the flow are padding, not
+ * sites: Linux fills between functions and after ret/jmp with them (against
+ * straight-line speculation), and they never run.
+ */
 static int sweep_run(struct scanner *sc, struct rw_region *r, uint32_t i, uint32_t n)
 {
-	for (uint32_t end = i + n; i < end;) {
-		unsigned len = decode(sc, r, i, end - i);
+	int flow_ended = 0;
 
+	for (uint32_t end = i + n; i < end;) {
+		unsigned len;
+
+		if (flow_ended && sc->img->buf[r->off + i] == 0xcc) {
+			r->state[i++] = RW_B_PADDING;
+			continue;
+		}
+		len = decode(sc, r, i, end - i);
 		if (!len) {
 			r->state[i++] = RW_B_BAD;
+			flow_ended = 0;
 			continue;
 		}
 		if (take(sc, r, i, len))
 			return -1;
+		flow_ended = ends_flow(sc->insn->id);
 		i += len;
 	}
 	return 0;
