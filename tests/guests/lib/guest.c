@@ -28,7 +28,8 @@ struct tss {
 	uint32_t link, esp0, ss0, rest[23];
 } __attribute__((packed));
 
-static uint64_t gdt[6];
+static uint64_t gdt[16];
+static unsigned checks;
 static struct gate idt[256];
 static struct tss tss;
 static trap_handler handlers[256];
@@ -136,6 +137,22 @@ void guest_init(void)
 	for (const uint32_t *e = isr_table; e[0] != 0xffffffff; e += 2)
 		set_gate(e[0], e[1], 0);
 	load_tables();
+}
+
+void gdt_set(unsigned idx, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+	gdt[idx & 15] = segment(base, limit, access, flags);
+}
+
+void check(int passed, const char *name)
+{
+	gprintf("%sok %u - %s\n", passed ? "" : "not ", ++checks, name);
+}
+
+void finish(void)
+{
+	gprintf("1..%u\n", checks);
+	poweroff();
 }
 
 void set_handler(unsigned vec, trap_handler h)

@@ -47,6 +47,12 @@ void pic_eoi(unsigned irq);
 void pit_init(unsigned hz);
 /* Run fn in ring 3 on stack top; returns when ring 3 raises VEC_SYSCALL with eax=0. */
 void run_user(void (*fn)(void), void *stack_top);
+/* Set GDT entry idx (1..15) to a segment descriptor. */
+void gdt_set(unsigned idx, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
+/* Print "ok N - name" or "not ok N - name" (TAP), numbering checks from 1. */
+void check(int passed, const char *name);
+/* Print the TAP plan "1..N" for the checks made so far and power off. */
+void __attribute__((noreturn)) finish(void);
 /* Power the machine off: the ACPI S5 write QEMU's PIIX4 and lilyvm both honour. */
 void __attribute__((noreturn)) poweroff(void);
 

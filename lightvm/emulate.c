@@ -1,0 +1,852 @@
+/*
+ * emulate.c - run a privileged or ring-sensitive instruction against the
+ * virtual CPU instead of the host.
+ *
+ * Sites and misses take the same path: the instruction's bytes (a site's
+ * original bytes, or what faulted in guest memory) are decoded by capstone
+ * with operand detail and executed here by instruction id, with the
+ * privilege checks the SDM gives for each.
+ */
+#include <string.h>
+#include <x86intrin.h>
+
+#include "lightvm/cpu.h"
+#include "lightvm/devices.h"
+#include "lightvm/emulate.h"
+#include "lightvm/log.h"
+
+#define CR0_PE 0x1u
+#define CR0_TS 0x8u
+#define CR0_ET 0x10u
+#define CR0_PG 0x80000000u
+#define CR4_TSD 0x4u
+#define CR4_SUPPORTED 0x00000604u	/* TSD, OSFXSR, OSXMMEXCPT */
+
+/* Working state of one emulated instruction. */
+struct insn {
+	struct vm *vm;
+	cs_insn *ci;
+	cs_x86 *x;
+	uint32_t next;		/* EIP of the following instruction */
+	int op32;		/* operand size is 32 bits */
+};
+
+int emulate_init(struct vm *vm)
+{
+	if (cs_open(CS_ARCH_X86, CS_MODE_32, &vm->cs) != CS_ERR_OK)
+		return -1;
+	cs_option(vm->cs, CS_OPT_DETAIL, CS_OPT_ON);
+	vm->insn = cs_malloc(vm->cs);
+	return vm->insn ? 0 : -1;
+}
+
+/* General registers by capstone id: the 32-bit register, and where the bits are. */
+static unsigned long long *gpr(struct vm *vm, x86_reg r, unsigned *shift, unsigned *bits)
+{
+	static const x86_reg r32[] = { X86_REG_EAX, X86_REG_ECX, X86_REG_EDX, X86_REG_EBX,
+				       X86_REG_ESP, X86_REG_EBP, X86_REG_ESI, X86_REG_EDI };
+	static const x86_reg r16[] = { X86_REG_AX, X86_REG_CX, X86_REG_DX, X86_REG_BX,
+				       X86_REG_SP, X86_REG_BP, X86_REG_SI, X86_REG_DI };
+	static const x86_reg r8[] = { X86_REG_AL, X86_REG_CL, X86_REG_DL, X86_REG_BL,
+				      X86_REG_AH, X86_REG_CH, X86_REG_DH, X86_REG_BH };
+	struct user_regs_struct *g = &vm->cpu.regs;
+	unsigned long long *regs[] = { &g->rax, &g->rcx, &g->rdx, &g->rbx,
+				       &g->rsp, &g->rbp, &g->rsi, &g->rdi };
+
+	for (int i = 0; i < 8; i++) {
+		if (r == r32[i] || r == r16[i]) {
+			*shift = 0;
+			*bits = r == r32[i] ? 32 : 16;
+			return regs[i];
+		}
+		if (r == r8[i]) {
+			*shift = i >= 4 ? 8 : 0;
+			*bits = 8;
+			return regs[i & 3];
+		}
+	}
+	return NULL;
+}
+
+static uint32_t get_reg(struct vm *vm, x86_reg r)
+{
+	unsigned shift, bits;
+	unsigned long long *p = gpr(vm, r, &shift, &bits);
+
+	return p ? (uint32_t)(*p >> shift) & (bits == 32 ? ~0u : (1u << bits) - 1) : 0;
+}
+
+static void set_reg(struct vm *vm, x86_reg r, uint32_t v)
+{
+	unsigned shift, bits;
+	unsigned long long *p = gpr(vm, r, &shift, &bits);
+	uint64_t mask;
+
+	if (!p)
+		return;
+	mask = (bits == 32 ? 0xffffffffull : (1ull << bits) - 1) << shift;
+	*p = (*p & ~mask) | (((uint64_t)v << shift) & mask);
+}
+
+static int seg_index(x86_reg r)
+{
+	switch (r) {
+	case X86_REG_ES: return SEG_ES;
+	case X86_REG_CS: return SEG_CS;
+	case X86_REG_SS: return SEG_SS;
+	case X86_REG_DS: return SEG_DS;
+	case X86_REG_FS: return SEG_FS;
+	case X86_REG_GS: return SEG_GS;
+	default: return -1;
+	}
+}
+
+/* Linear address of a memory operand. */
+static uint32_t mem_addr(struct insn *in, const cs_x86_op *op)
+{
+	int seg = seg_index(op->mem.segment);
+	uint32_t ea = (uint32_t)op->mem.disp;
+
+	if (op->mem.base != X86_REG_INVALID)
+		ea += get_reg(in->vm, op->mem.base);
+	if (op->mem.index != X86_REG_INVALID)
+		ea += get_reg(in->vm, op->mem.index) * op->mem.scale;
+	if (in->x->addr_size == 2)
+		ea &= 0xffff;
+	if (seg < 0)
+		seg = op->mem.base == X86_REG_ESP || op->mem.base == X86_REG_EBP ||
+		      op->mem.base == X86_REG_SP || op->mem.base == X86_REG_BP ? SEG_SS : SEG_DS;
+	return in->vm->cpu.seg[seg].base + ea;
+}
+
+/* Read operand i of size bytes (register, immediate or memory); -1 on a fault. */
+static int read_op(struct insn *in, int i, uint32_t *v, unsigned size)
+{
+	const cs_x86_op *op = &in->x->operands[i];
+
+	*v = 0;
+	switch (op->type) {
+	case X86_OP_REG: *v = get_reg(in->vm, op->reg); return 0;
+	case X86_OP_IMM: *v = (uint32_t)op->imm; return 0;
+	case X86_OP_MEM: return guest_read(in->vm, mem_addr(in, op), v, size);
+	default: return -1;
+	}
+}
+
+static int write_op(struct insn *in, int i, uint32_t v, unsigned size)
+{
+	const cs_x86_op *op = &in->x->operands[i];
+
+	if (op->type == X86_OP_REG) {
+		set_reg(in->vm, op->reg, v);
+		return 0;
+	}
+	return op->type == X86_OP_MEM ? guest_write(in->vm, mem_addr(in, op), &v, size) : -1;
+}
+
+static unsigned iopl(const struct vm *vm)
+{
+	return (vm->cpu.vflags & FL_IOPL) >> 12;
+}
+
+/* #GP(0) unless the guest runs at ring 0; returns 1 if it faulted. */
+static int need_ring0(struct insn *in)
+{
+	if (in->vm->cpu.cpl == 0)
+		return 0;
+	cpu_fault(in->vm, EXC_GP, 0);
+	return 1;
+}
+
+static int need_iopl(struct insn *in)
+{
+	if (in->vm->cpu.cpl <= iopl(in->vm))
+		return 0;
+	cpu_fault(in->vm, EXC_GP, 0);
+	return 1;
+}
+
+static void set_zf(struct vm *vm, int on)
+{
+	vm->cpu.regs.eflags = on ? vm->cpu.regs.eflags | FL_ZF : vm->cpu.regs.eflags & ~FL_ZF;
+}
+
+static void advance(struct insn *in)
+{
+	in->vm->cpu.regs.rip = in->next;
+}
+
+/* --- interrupt flag, flags image, halting --- */
+
+static enum emu_result do_cli_sti(struct insn *in, int sti)
+{
+	struct cpu *c = &in->vm->cpu;
+
+	if (need_iopl(in))
+		return EMU_DONE;
+	if (sti && !(c->vflags & FL_IF))
+		c->inhibit = 1;
+	c->vflags = sti ? c->vflags | FL_IF : c->vflags & ~FL_IF;
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_hlt(struct insn *in)
+{
+	if (need_ring0(in))
+		return EMU_DONE;
+	advance(in);
+	return EMU_HALT;
+}
+
+static enum emu_result do_pushf(struct insn *in)
+{
+	unsigned size = in->op32 ? 4 : 2;
+
+	if (cpu_push(in->vm, cpu_eflags(in->vm) & ~(FL_VM | FL_RF), size) == 0)
+		advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_popf(struct insn *in)
+{
+	uint32_t v;
+
+	if (cpu_pop(in->vm, &v, in->op32 ? 4 : 2))
+		return EMU_DONE;
+	cpu_set_eflags(in->vm, v, in->op32 ? 0x257fd5 : 0x7fd5);
+	advance(in);
+	return EMU_DONE;
+}
+
+/* --- port I/O --- */
+
+static unsigned io_size(x86_reg r)
+{
+	return r == X86_REG_AL ? 1 : r == X86_REG_AX ? 2 : 4;
+}
+
+static enum emu_result do_in_out(struct insn *in, int out)
+{
+	const cs_x86_op *ops = in->x->operands;
+	int data = out ? 1 : 0, port_op = out ? 0 : 1;
+	uint16_t port = ops[port_op].type == X86_OP_IMM ? (uint16_t)ops[port_op].imm
+							 : (uint16_t)get_reg(in->vm, X86_REG_DX);
+	unsigned size = io_size(ops[data].reg);
+
+	if (need_iopl(in))
+		return EMU_DONE;
+	if (out)
+		devices_pio_write(in->vm->devs, port, size, get_reg(in->vm, ops[data].reg));
+	else
+		set_reg(in->vm, ops[data].reg, devices_pio_read(in->vm->devs, port, size));
+	trace(TRACE_IO, "%s port %#x size %u", out ? "out" : "in", port, size);
+	advance(in);
+	return EMU_DONE;
+}
+
+static unsigned string_size(unsigned id)
+{
+	switch (id) {
+	case X86_INS_INSB: case X86_INS_OUTSB: return 1;
+	case X86_INS_INSW: case X86_INS_OUTSW: return 2;
+	default: return 4;
+	}
+}
+
+/* ins/outs, with rep: one element per iteration, ECX counted down. */
+static enum emu_result do_string_io(struct insn *in, int out)
+{
+	struct vm *vm = in->vm;
+	unsigned size = string_size(in->ci->id);
+	int rep = in->x->prefix[0] == X86_PREFIX_REP || in->x->prefix[0] == X86_PREFIX_REPNE;
+	int src_seg = seg_index(in->x->operands[1].mem.segment);
+	uint16_t port = get_reg(vm, X86_REG_DX);
+	int step = vm->cpu.regs.eflags & FL_DF ? -(int)size : (int)size;
+
+	if (need_iopl(in))
+		return EMU_DONE;
+	if (src_seg < 0)
+		src_seg = SEG_DS;
+	while (!rep || (uint32_t)vm->cpu.regs.rcx) {
+		uint32_t v = 0;
+
+		if (out) {
+			if (guest_read(vm, vm->cpu.seg[src_seg].base + (uint32_t)vm->cpu.regs.rsi, &v, size))
+				return EMU_DONE;
+			devices_pio_write(vm->devs, port, size, v);
+			vm->cpu.regs.rsi = (uint32_t)(vm->cpu.regs.rsi + step);
+		} else {
+			v = devices_pio_read(vm->devs, port, size);
+			if (guest_write(vm, vm->cpu.seg[SEG_ES].base + (uint32_t)vm->cpu.regs.rdi, &v, size))
+				return EMU_DONE;
+			vm->cpu.regs.rdi = (uint32_t)(vm->cpu.regs.rdi + step);
+		}
+		if (!rep)
+			break;
+		vm->cpu.regs.rcx = (uint32_t)(vm->cpu.regs.rcx - 1);
+	}
+	advance(in);
+	return EMU_DONE;
+}
+
+/* --- descriptor tables and system segments --- */
+
+static enum emu_result do_load_dtr(struct insn *in, struct dtr *d)
+{
+	uint32_t lim = 0, base = 0, a;
+
+	if (need_ring0(in))
+		return EMU_DONE;
+	a = mem_addr(in, &in->x->operands[0]);
+	if (guest_read(in->vm, a, &lim, 2) || guest_read(in->vm, a + 2, &base, 4))
+		return EMU_DONE;
+	d->limit = lim;
+	d->base = in->op32 ? base : base & 0xffffff;
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_store_dtr(struct insn *in, const struct dtr *d)
+{
+	uint32_t a = mem_addr(in, &in->x->operands[0]);
+
+	if (guest_write(in->vm, a, &d->limit, 2) == 0 && guest_write(in->vm, a + 2, &d->base, 4) == 0)
+		advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_load_system(struct insn *in, int tr)
+{
+	uint32_t sel;
+
+	if (need_ring0(in) || read_op(in, 0, &sel, 2))
+		return EMU_DONE;
+	if (cpu_load_system_seg(in->vm, tr, sel) == 0)
+		advance(in);
+	return EMU_DONE;
+}
+
+/* Stores of a 16-bit value: registers take it zero-extended, memory 16 bits. */
+static enum emu_result store16(struct insn *in, uint32_t v)
+{
+	if (write_op(in, 0, in->x->operands[0].type == X86_OP_REG ? v & 0xffff : v, 2) == 0)
+		advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_lmsw(struct insn *in)
+{
+	uint32_t v;
+	struct cpu *c = &in->vm->cpu;
+
+	if (need_ring0(in) || read_op(in, 0, &v, 2))
+		return EMU_DONE;
+	c->cr0 = (c->cr0 & ~0xeu) | (v & 0xf) | (c->cr0 & CR0_PE);
+	advance(in);
+	return EMU_DONE;
+}
+
+/* --- control and debug registers --- */
+
+static uint32_t *control_reg(struct vm *vm, x86_reg r)
+{
+	switch (r) {
+	case X86_REG_CR0: return &vm->cpu.cr0;
+	case X86_REG_CR2: return &vm->cpu.cr2;
+	case X86_REG_CR3: return &vm->cpu.cr3;
+	case X86_REG_CR4: return &vm->cpu.cr4;
+	default: break;
+	}
+	if (r >= X86_REG_DR0 && r <= X86_REG_DR7)
+		return &vm->cpu.dr[r - X86_REG_DR0];
+	return NULL;
+}
+
+static int write_cr(struct insn *in, x86_reg r, uint32_t v)
+{
+	struct vm *vm = in->vm;
+
+	if (r == X86_REG_CR0 && (v & CR0_PG) && !(v & CR0_PE)) {
+		cpu_fault(vm, EXC_GP, 0);
+		return -1;
+	}
+	if (r == X86_REG_CR4 && (v & ~CR4_SUPPORTED)) {
+		cpu_fault(vm, EXC_GP, 0);
+		return -1;
+	}
+	if (r == X86_REG_CR0 && (v & CR0_PG) && !(vm->cpu.cr0 & CR0_PG)) {
+		vm_fail(vm, "guest enabled paging (CR0.PG), which needs mmu-emu (not built yet)");
+		return -1;
+	}
+	*control_reg(vm, r) = r == X86_REG_CR0 ? v | CR0_ET : v;
+	return 0;
+}
+
+static enum emu_result do_mov_cr(struct insn *in)
+{
+	const cs_x86_op *ops = in->x->operands;
+	uint32_t *to = control_reg(in->vm, ops[0].reg), *from = control_reg(in->vm, ops[1].reg);
+
+	if (need_ring0(in))
+		return EMU_DONE;
+	if (to && write_cr(in, ops[0].reg, get_reg(in->vm, ops[1].reg)))
+		return EMU_DONE;
+	if (from)
+		set_reg(in->vm, ops[0].reg, *from);
+	advance(in);
+	return EMU_DONE;
+}
+
+/* --- segment registers --- */
+
+static enum emu_result do_mov_seg(struct insn *in)
+{
+	const cs_x86_op *ops = in->x->operands;
+	int to = ops[0].type == X86_OP_REG ? seg_index(ops[0].reg) : -1;
+	int from = ops[1].type == X86_OP_REG ? seg_index(ops[1].reg) : -1;
+	uint32_t v;
+
+	if (to >= 0) {
+		if (to == SEG_CS) {
+			cpu_fault(in->vm, EXC_UD, 0);
+			return EMU_DONE;
+		}
+		if (read_op(in, 1, &v, 2) || cpu_load_seg(in->vm, to, v))
+			return EMU_DONE;
+		in->vm->cpu.inhibit |= to == SEG_SS;
+		advance(in);
+		return EMU_DONE;
+	}
+	return store16(in, in->vm->cpu.seg[from].sel);
+}
+
+static enum emu_result do_push_seg(struct insn *in)
+{
+	int r = seg_index(in->x->operands[0].reg);
+
+	if (cpu_push(in->vm, in->vm->cpu.seg[r].sel, in->op32 ? 4 : 2) == 0)
+		advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_pop_seg(struct insn *in)
+{
+	int r = seg_index(in->x->operands[0].reg);
+	unsigned long long esp = in->vm->cpu.regs.rsp;
+	uint32_t v;
+
+	if (cpu_pop(in->vm, &v, in->op32 ? 4 : 2))
+		return EMU_DONE;
+	if (cpu_load_seg(in->vm, r, v)) {
+		in->vm->cpu.regs.rsp = esp;	/* the fault leaves the stack as it was */
+		return EMU_DONE;
+	}
+	in->vm->cpu.inhibit |= r == SEG_SS;
+	advance(in);
+	return EMU_DONE;
+}
+
+static int far_seg(unsigned id)
+{
+	switch (id) {
+	case X86_INS_LDS: return SEG_DS;
+	case X86_INS_LES: return SEG_ES;
+	case X86_INS_LFS: return SEG_FS;
+	case X86_INS_LGS: return SEG_GS;
+	default: return SEG_SS;
+	}
+}
+
+/* Read a far pointer m16:32 (or m16:16) from operand i. */
+static int read_far_ptr(struct insn *in, int i, uint32_t *off, uint32_t *sel)
+{
+	uint32_t a = mem_addr(in, &in->x->operands[i]);
+	unsigned size = in->op32 ? 4 : 2;
+
+	*off = *sel = 0;
+	return guest_read(in->vm, a, off, size) || guest_read(in->vm, a + size, sel, 2) ? -1 : 0;
+}
+
+static enum emu_result do_load_far_ptr(struct insn *in)
+{
+	uint32_t off, sel;
+
+	if (read_far_ptr(in, 1, &off, &sel) || cpu_load_seg(in->vm, far_seg(in->ci->id), sel))
+		return EMU_DONE;
+	set_reg(in->vm, in->x->operands[0].reg, off);
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_far_jmp_call(struct insn *in, int call)
+{
+	const cs_x86_op *ops = in->x->operands;
+	uint32_t off, sel;
+
+	if (in->x->op_count == 2 && ops[0].type == X86_OP_IMM) {
+		sel = (uint16_t)ops[0].imm;
+		off = (uint32_t)ops[1].imm;
+	} else if (read_far_ptr(in, 0, &off, &sel)) {
+		return EMU_DONE;
+	}
+	cpu_far_transfer(in->vm, sel, off, call, in->op32, in->next);
+	return EMU_DONE;
+}
+
+static enum emu_result do_far_ret(struct insn *in)
+{
+	uint16_t imm = in->x->op_count ? (uint16_t)in->x->operands[0].imm : 0;
+
+	cpu_far_ret(in->vm, in->op32, imm);
+	return EMU_DONE;
+}
+
+/* --- selector checks: lar, lsl, verr, verw, arpl --- */
+
+/* The descriptor of sel if the current privilege may examine it, else 0. */
+static int visible_desc(struct vm *vm, uint16_t sel, uint64_t *d)
+{
+	uint16_t a;
+	unsigned dpl;
+
+	if ((sel & 0xfffc) == 0 || cpu_read_desc(vm, sel, d))
+		return 0;
+	a = ((*d >> 40) & 0xff) | ((*d >> 52) & 0xf) << 12;
+	dpl = (a >> 5) & 3;
+	if ((a & 0x18) == 0x18 && (a & 4))	/* conforming code: always visible */
+		return 1;
+	return dpl >= vm->cpu.cpl && dpl >= (sel & 3u);
+}
+
+static enum emu_result do_lar_lsl(struct insn *in, int lsl)
+{
+	uint32_t sel;
+	uint64_t d;
+	int ok;
+
+	if (read_op(in, 1, &sel, 2))
+		return EMU_DONE;
+	ok = visible_desc(in->vm, sel, &d);
+	if (ok && !((d >> 44) & 1)) {	/* system descriptors: only some types qualify */
+		unsigned type = (d >> 40) & 0xf;
+		ok = lsl ? type == 1 || type == 2 || type == 3 || type == 9 || type == 11
+			 : type != 0 && type != 8 && type != 10 && type != 13 && type != 14 &&
+			   type != 15 && type != 6 && type != 7;
+	}
+	set_zf(in->vm, ok);
+	if (ok) {
+		uint32_t limit = (d & 0xffff) | ((d >> 32) & 0xf0000);
+
+		if ((d >> 55) & 1)
+			limit = limit << 12 | 0xfff;
+		set_reg(in->vm, in->x->operands[0].reg,
+			lsl ? limit : (uint32_t)(d >> 32) & 0x00f0ff00);
+	}
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_verr_verw(struct insn *in, int write)
+{
+	uint32_t sel;
+	uint64_t d;
+	int ok;
+
+	if (read_op(in, 0, &sel, 2))
+		return EMU_DONE;
+	ok = visible_desc(in->vm, sel, &d) && ((d >> 44) & 1);
+	if (ok) {
+		unsigned type = (d >> 40) & 0xf;
+		ok = write ? !(type & 8) && (type & 2) : !(type & 8) || (type & 2);
+	}
+	set_zf(in->vm, ok);
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_arpl(struct insn *in)
+{
+	uint32_t dst, src;
+
+	if (read_op(in, 0, &dst, 2) || read_op(in, 1, &src, 2))
+		return EMU_DONE;
+	set_zf(in->vm, (dst & 3) < (src & 3));
+	if ((dst & 3) < (src & 3) && write_op(in, 0, (dst & ~3u) | (src & 3), 2))
+		return EMU_DONE;
+	advance(in);
+	return EMU_DONE;
+}
+
+/* --- MSRs, time stamp counter, CPUID --- */
+
+#define MSR_TSC 0x10
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+
+static uint64_t guest_tsc(const struct vm *vm)
+{
+	return __rdtsc() - vm->cpu.tsc_base;
+}
+
+static int msr_access(struct vm *vm, uint32_t msr, uint64_t *v, int write)
+{
+	uint32_t *field;
+
+	switch (msr) {
+	case MSR_TSC:
+		if (write)
+			vm->cpu.tsc_base = __rdtsc() - *v;
+		else
+			*v = guest_tsc(vm);
+		return 0;
+	case MSR_SYSENTER_CS: field = &vm->cpu.sysenter_cs; break;
+	case MSR_SYSENTER_ESP: field = &vm->cpu.sysenter_esp; break;
+	case MSR_SYSENTER_EIP: field = &vm->cpu.sysenter_eip; break;
+	default: return -1;
+	}
+	if (write)
+		*field = (uint32_t)*v;
+	else
+		*v = *field;
+	return 0;
+}
+
+static enum emu_result do_msr(struct insn *in, int write)
+{
+	struct user_regs_struct *r = &in->vm->cpu.regs;
+	uint64_t v = (uint32_t)r->rdx;
+
+	v = v << 32 | (uint32_t)r->rax;
+	if (need_ring0(in))
+		return EMU_DONE;
+	if (msr_access(in->vm, (uint32_t)r->rcx, &v, write)) {
+		trace(TRACE_MISS, "%s of unmodelled MSR %#x: #GP", write ? "wrmsr" : "rdmsr",
+		      (uint32_t)r->rcx);
+		cpu_fault(in->vm, EXC_GP, 0);
+		return EMU_DONE;
+	}
+	if (!write) {
+		r->rax = (uint32_t)v;
+		r->rdx = (uint32_t)(v >> 32);
+	}
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_rdtsc(struct insn *in, int rdtscp)
+{
+	struct user_regs_struct *r = &in->vm->cpu.regs;
+	uint64_t t;
+
+	if ((in->vm->cpu.cr4 & CR4_TSD) && in->vm->cpu.cpl != 0) {
+		cpu_fault(in->vm, EXC_GP, 0);
+		return EMU_DONE;
+	}
+	t = guest_tsc(in->vm);
+	r->rax = (uint32_t)t;
+	r->rdx = (uint32_t)(t >> 32);
+	if (rdtscp)
+		r->rcx = 0;	/* TSC_AUX: processor 0 */
+	advance(in);
+	return EMU_DONE;
+}
+
+/*
+ * The CPUID model: an i686 with the user-level features the host runs
+ * natively (FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, CLFLUSH) and the
+ * system features the monitor emulates (MSR, RDTSCP). Nothing it cannot
+ * back: no APIC, no SYSENTER, no MTRR/PAT/MCE, and no paging extensions
+ * until mmu-emu provides them.
+ */
+static void cpuid_model(uint32_t leaf, uint32_t r[4])
+{
+	static const char brand[48] = "LilyVM virtual i686 CPU";
+
+	memset(r, 0, 16);
+	switch (leaf) {
+	case 0:
+		r[0] = 1;
+		memcpy(&r[1], "Genu", 4), memcpy(&r[3], "ineI", 4), memcpy(&r[2], "ntel", 4);
+		break;
+	case 1:
+		r[0] = 0x00000633;	/* family 6, model 3, stepping 3 */
+		r[1] = 8 << 8;		/* CLFLUSH line: 64 bytes */
+		r[3] = 1u << 0 | 1u << 4 | 1u << 5 | 1u << 8 | 1u << 15 | 1u << 19 | 1u << 23 |
+		       1u << 24 | 1u << 25 | 1u << 26;
+		break;
+	case 0x80000000:
+		r[0] = 0x80000004;
+		break;
+	case 0x80000001:
+		r[3] = 1u << 27;	/* RDTSCP */
+		break;
+	case 0x80000002: case 0x80000003: case 0x80000004:
+		memcpy(r, brand + 16 * (leaf - 0x80000002), 16);
+		break;
+	}
+}
+
+static enum emu_result do_cpuid(struct insn *in)
+{
+	struct user_regs_struct *g = &in->vm->cpu.regs;
+	uint32_t r[4];
+
+	cpuid_model((uint32_t)g->rax, r);
+	g->rax = r[0], g->rbx = r[1], g->rcx = r[2], g->rdx = r[3];
+	advance(in);
+	return EMU_DONE;
+}
+
+/* --- interrupts and returns --- */
+
+static enum emu_result do_int(struct insn *in, unsigned vec)
+{
+	advance(in);
+	cpu_deliver(in->vm, vec, EV_SOFT, 0, 0);
+	return EMU_DONE;
+}
+
+static enum emu_result do_into(struct insn *in)
+{
+	if (!(in->vm->cpu.regs.eflags & FL_OF)) {
+		advance(in);
+		return EMU_DONE;
+	}
+	return do_int(in, EXC_OF);
+}
+
+static enum emu_result do_ud(struct insn *in)
+{
+	cpu_fault(in->vm, EXC_UD, 0);
+	return EMU_DONE;
+}
+
+static enum emu_result do_simple_ring0(struct insn *in, uint32_t clear_cr0)
+{
+	if (need_ring0(in))
+		return EMU_DONE;
+	in->vm->cpu.cr0 &= ~clear_cr0;
+	advance(in);
+	return EMU_DONE;
+}
+
+static int is_sensitive_mov(const cs_x86 *x)
+{
+	for (int i = 0; i < x->op_count; i++)
+		if (x->operands[i].type == X86_OP_REG &&
+		    (seg_index(x->operands[i].reg) >= 0 || (x->operands[i].reg >= X86_REG_CR0 &&
+		     x->operands[i].reg <= X86_REG_CR15) || (x->operands[i].reg >= X86_REG_DR0 &&
+		     x->operands[i].reg <= X86_REG_DR15)))
+			return 1;
+	return 0;
+}
+
+static int is_segment_push_pop(const cs_x86 *x)
+{
+	return x->op_count == 1 && x->operands[0].type == X86_OP_REG &&
+	       seg_index(x->operands[0].reg) >= 0;
+}
+
+static enum emu_result dispatch_mov_push_pop(struct insn *in)
+{
+	switch (in->ci->id) {
+	case X86_INS_MOV:
+		if (!is_sensitive_mov(in->x))
+			return EMU_NOT_PRIVILEGED;
+		return seg_index(in->x->operands[0].reg) >= 0 ||
+		       (in->x->op_count > 1 && in->x->operands[1].type == X86_OP_REG &&
+			seg_index(in->x->operands[1].reg) >= 0) ? do_mov_seg(in) : do_mov_cr(in);
+	case X86_INS_PUSH:
+		return is_segment_push_pop(in->x) ? do_push_seg(in) : EMU_NOT_PRIVILEGED;
+	case X86_INS_POP:
+		return is_segment_push_pop(in->x) ? do_pop_seg(in) : EMU_NOT_PRIVILEGED;
+	}
+	return EMU_NOT_PRIVILEGED;
+}
+
+static enum emu_result dispatch(struct insn *in)
+{
+	struct vm *vm = in->vm;
+
+	switch (in->ci->id) {
+	case X86_INS_CLI: return do_cli_sti(in, 0);
+	case X86_INS_STI: return do_cli_sti(in, 1);
+	case X86_INS_HLT: return do_hlt(in);
+	case X86_INS_PUSHF: case X86_INS_PUSHFD: return do_pushf(in);
+	case X86_INS_POPF: case X86_INS_POPFD: return do_popf(in);
+	case X86_INS_IN: return do_in_out(in, 0);
+	case X86_INS_OUT: return do_in_out(in, 1);
+	case X86_INS_INSB: case X86_INS_INSW: case X86_INS_INSD: return do_string_io(in, 0);
+	case X86_INS_OUTSB: case X86_INS_OUTSW: case X86_INS_OUTSD: return do_string_io(in, 1);
+	case X86_INS_LGDT: return do_load_dtr(in, &vm->cpu.gdtr);
+	case X86_INS_LIDT: return do_load_dtr(in, &vm->cpu.idtr);
+	case X86_INS_SGDT: return do_store_dtr(in, &vm->cpu.gdtr);
+	case X86_INS_SIDT: return do_store_dtr(in, &vm->cpu.idtr);
+	case X86_INS_LLDT: return do_load_system(in, 0);
+	case X86_INS_LTR: return do_load_system(in, 1);
+	case X86_INS_SLDT: return store16(in, vm->cpu.ldtr.sel);
+	case X86_INS_STR: return store16(in, vm->cpu.tr.sel);
+	case X86_INS_SMSW: return store16(in, vm->cpu.cr0);
+	case X86_INS_LMSW: return do_lmsw(in);
+	case X86_INS_CLTS: return do_simple_ring0(in, CR0_TS);
+	case X86_INS_INVD: case X86_INS_WBINVD: case X86_INS_INVLPG: return do_simple_ring0(in, 0);
+	case X86_INS_RDMSR: return do_msr(in, 0);
+	case X86_INS_WRMSR: return do_msr(in, 1);
+	case X86_INS_RDTSC: return do_rdtsc(in, 0);
+	case X86_INS_RDTSCP: return do_rdtsc(in, 1);
+	case X86_INS_RDPMC: cpu_fault(vm, EXC_GP, 0); return EMU_DONE;
+	case X86_INS_CPUID: return do_cpuid(in);
+	case X86_INS_IRET: case X86_INS_IRETD: cpu_iret(vm, in->op32); return EMU_DONE;
+	case X86_INS_INT: return do_int(in, (uint8_t)in->x->operands[0].imm);
+	case X86_INS_INT3: return do_int(in, EXC_BP);
+	case X86_INS_INTO: return do_into(in);
+	case X86_INS_LDS: case X86_INS_LES: case X86_INS_LFS: case X86_INS_LGS: case X86_INS_LSS:
+		return do_load_far_ptr(in);
+	case X86_INS_LJMP: return do_far_jmp_call(in, 0);
+	case X86_INS_LCALL: return do_far_jmp_call(in, 1);
+	case X86_INS_RETF: return do_far_ret(in);
+	case X86_INS_LAR: return do_lar_lsl(in, 0);
+	case X86_INS_LSL: return do_lar_lsl(in, 1);
+	case X86_INS_VERR: return do_verr_verw(in, 0);
+	case X86_INS_VERW: return do_verr_verw(in, 1);
+	case X86_INS_ARPL: return do_arpl(in);
+	case X86_INS_SYSENTER: cpu_sysenter(vm); return EMU_DONE;
+	case X86_INS_SYSEXIT: cpu_sysexit(vm); return EMU_DONE;
+	case X86_INS_SYSCALL: case X86_INS_SYSRET: case X86_INS_MONITOR: case X86_INS_MWAIT:
+	case X86_INS_XGETBV: case X86_INS_XSETBV:
+		return do_ud(in);
+	}
+	return dispatch_mov_push_pop(in);
+}
+
+enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
+{
+	const uint8_t *code = bytes;
+	uint64_t addr = (uint32_t)vm->cpu.regs.rip;
+	struct insn in = { .vm = vm, .ci = vm->insn };
+	size_t size = len;
+
+	if (!cs_disasm_iter(vm->cs, &code, &size, &addr, in.ci))
+		return EMU_NOT_PRIVILEGED;
+	in.x = &in.ci->detail->x86;
+	in.next = (uint32_t)(vm->cpu.regs.rip + in.ci->size);
+	in.op32 = in.x->prefix[2] != X86_PREFIX_OPSIZE;
+	return dispatch(&in);
+}
+
+const char *emulate_name(struct vm *vm, const uint8_t *bytes, size_t len, char *buf,
+			 size_t buflen)
+{
+	const uint8_t *code = bytes;
+	uint64_t addr = 0;
+	size_t size = len;
+
+	if (cs_disasm_iter(vm->cs, &code, &size, &addr, vm->insn))
+		snprintf(buf, buflen, "%s %s", vm->insn->mnemonic, vm->insn->op_str);
+	else
+		snprintf(buf, buflen, "(undecodable %02x %02x %02x)", bytes[0], len > 1 ? bytes[1] : 0,
+			 len > 2 ? bytes[2] : 0);
+	return buf;
+}

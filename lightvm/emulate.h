@@ -1,0 +1,24 @@
+/*
+ * emulate.h - emulation of privileged and ring-sensitive instructions, at
+ * rewritten sites and wherever else they fault.
+ */
+#ifndef LIGHTVM_EMULATE_H
+#define LIGHTVM_EMULATE_H
+
+#include "lightvm/vm.h"
+
+enum emu_result {
+	EMU_DONE,		/* emulated (or a guest fault raised); resume */
+	EMU_HALT,		/* hlt: wait for an interrupt, then resume */
+	EMU_NOT_PRIVILEGED,	/* an ordinary instruction: the fault is the guest's */
+};
+
+/* Open the capstone handle with operand detail used by emulation. */
+int emulate_init(struct vm *vm);
+/* Emulate the instruction held in bytes as if it ran at the guest's CS:EIP. */
+enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len);
+/* The mnemonic of the instruction in bytes, for messages. */
+const char *emulate_name(struct vm *vm, const uint8_t *bytes, size_t len, char *buf,
+			 size_t buflen);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * main.c - `lilyvm run KERNEL ...`: boot a rewritten i386 kernel as an
+ * ordinary, unprivileged process.
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lightvm/crash.h"
+#include "lightvm/lightvm.h"
+#include "lightvm/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: lilyvm run KERNEL [--mem SIZE] [--append ARGS] [--initrd FILE]\n"
+		   "                  [--serial stdio|pty|file:PATH] [--trace CLASS,...] [--stats]\n"
+		   "  KERNEL   a Multiboot kernel rewritten by lilyvm-rewrite\n"
+		   "  --mem    guest RAM, e.g. 128M or 1G (default 128M)\n"
+		   "  --trace  %s\n"
+		   "On a terminal, Ctrl-A x stops the guest.\n", log_trace_names());
+}
+
+/* Sizes like 64M, 1G, 512K or plain bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+
+	if (end == s)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	}
+	if (*end || v > (1ull << 32) >> shift)
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+static int parse_serial(const char *s, struct lvm_config *cfg)
+{
+	if (!strcmp(s, "stdio"))
+		cfg->serial = LVM_SERIAL_STDIO;
+	else if (!strcmp(s, "pty"))
+		cfg->serial = LVM_SERIAL_PTY;
+	else if (!strncmp(s, "file:", 5) && s[5])
+		cfg->serial = LVM_SERIAL_FILE, cfg->serial_path = s + 5;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct lvm_config *cfg)
+{
+	static const struct option opts[] = {
+		{ "mem", required_argument, NULL, 'm' },    { "append", required_argument, NULL, 'a' },
+		{ "initrd", required_argument, NULL, 'i' }, { "serial", required_argument, NULL, 's' },
+		{ "trace", required_argument, NULL, 't' },  { "stats", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },	    { 0 }
+	};
+	int c;
+
+	cfg->mem_bytes = 128u << 20;
+	if (argc < 2 || strcmp(argv[1], "run"))
+		return -1;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': if (parse_size(optarg, &cfg->mem_bytes)) return -1; break;
+		case 'a': cfg->append = optarg; break;
+		case 'i': cfg->initrd = optarg; break;
+		case 's': if (parse_serial(optarg, cfg)) return -1; break;
+		case 't':
+			if (log_set_trace(optarg)) {
+				fprintf(stderr, "lilyvm: unknown trace class in '%s' (known: %s)\n",
+					optarg, log_trace_names());
+				exit(2);
+			}
+			break;
+		case 'S': cfg->stats = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	if (optind != argc - 1)
+		return -1;
+	cfg->kernel = argv[optind];
+	return 0;
+}
+
+static void say_who_runs_it(int pid)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	log_info("guest runs as host pid %d, uid %d (%s)", pid, (int)getuid(),
+		 pw ? pw->pw_name : "?");
+}
+
+int main(int argc, char **argv)
+{
+	struct lvm_config cfg = { 0 };
+	char err[256] = "";
+	struct vm *vm;
+	enum lvm_exit how;
+
+	crash_handlers_install();
+	if (parse_args(argc, argv, &cfg)) {
+		usage(stderr);
+		return 2;
+	}
+	vm = lvm_create(&cfg, err, sizeof(err));
+	if (!vm) {
+		fprintf(stderr, "lilyvm: %s\n", err);
+		return 1;
+	}
+	say_who_runs_it(lvm_guest_pid(vm));
+	how = lvm_run(vm);
+	if (how == LVM_ERROR) {
+		fprintf(stderr, "lilyvm: %s\n", lvm_exit_reason(vm));
+		lvm_dump_guest(vm, stderr);
+	} else {
+		log_info("%s", lvm_exit_reason(vm));
+	}
+	if (cfg.stats)
+		lvm_print_stats(vm, stderr);
+	lvm_destroy(vm);
+	return how == LVM_ERROR ? 1 : 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * report.c - what the monitor prints when a guest stops: the guest's
+ * registers, a backtrace of the guest kernel stack, and trap statistics.
+ */
+#include <stdio.h>
+
+#include "lightvm/cpu.h"
+#include "lightvm/symbols.h"
+#include "rewriter/sites.h"
+
+#define MAX_FRAMES 32
+
+static const char *const seg_names[SEG_COUNT] = { "es", "cs", "ss", "ds", "fs", "gs" };
+
+static void dump_registers(struct vm *vm, FILE *f)
+{
+	const struct cpu *c = &vm->cpu;
+	const struct user_regs_struct *r = &c->regs;
+	char sym[128];
+
+	fprintf(f, "  eip %s  eflags %08x  cpl %u\n",
+		symtab_describe(vm->syms, cpu_pc(vm), sym, sizeof(sym)), cpu_eflags(vm), c->cpl);
+	fprintf(f, "  eax %08x ebx %08x ecx %08x edx %08x\n", (uint32_t)r->rax, (uint32_t)r->rbx,
+		(uint32_t)r->rcx, (uint32_t)r->rdx);
+	fprintf(f, "  esi %08x edi %08x ebp %08x esp %08x\n", (uint32_t)r->rsi, (uint32_t)r->rdi,
+		(uint32_t)r->rbp, (uint32_t)r->rsp);
+	for (int s = 0; s < SEG_COUNT; s++)
+		fprintf(f, "  %s %04x base %08x limit %08x attr %04x\n", seg_names[s], c->seg[s].sel,
+			c->seg[s].base, c->seg[s].limit, c->seg[s].attr);
+	fprintf(f, "  cr0 %08x cr2 %08x cr3 %08x cr4 %08x\n", c->cr0, c->cr2, c->cr3, c->cr4);
+	fprintf(f, "  gdtr %08x/%04x idtr %08x/%04x tr %04x ldtr %04x\n", c->gdtr.base, c->gdtr.limit,
+		c->idtr.base, c->idtr.limit, c->tr.sel, c->ldtr.sel);
+}
+
+/* Walk the guest's frame-pointer chain (kernels built with frame pointers). */
+static void backtrace(struct vm *vm, FILE *f)
+{
+	uint32_t ebp = (uint32_t)vm->cpu.regs.rbp, frame[2];
+	char sym[128];
+
+	fprintf(f, "guest backtrace:\n  #0 %s\n", symtab_describe(vm->syms, cpu_pc(vm), sym, sizeof(sym)));
+	for (int i = 1; i < MAX_FRAMES && ebp; i++) {
+		void *p = gpa_ptr(vm, ebp, sizeof(frame));
+
+		if (!p || (vm->cpu.cr0 & 0x80000000u))
+			break;
+		__builtin_memcpy(frame, p, sizeof(frame));
+		if (!frame[1])
+			break;
+		fprintf(f, "  #%d %s\n", i, symtab_describe(vm->syms, frame[1], sym, sizeof(sym)));
+		if (frame[0] <= ebp)
+			break;	/* frames must go up the stack; anything else is garbage */
+		ebp = frame[0];
+	}
+}
+
+void lvm_dump_guest(struct vm *vm, FILE *f)
+{
+	fprintf(f, "guest registers:\n");
+	dump_registers(vm, f);
+	backtrace(vm, f);
+}
+
+static const char *const kind_names[STAT_KINDS] = {
+	[STAT_SITE] = "rewritten sites", [STAT_MISS] = "misses (no site)",
+	[STAT_SYSCALL] = "system-call instructions", [STAT_EXCEPTION] = "exceptions",
+	[STAT_IRQ] = "interrupts delivered", [STAT_HALT] = "hlt", [STAT_KICK] = "kicks",
+};
+
+static void stat_line(FILE *f, const char *name, uint64_t count, uint64_t ns)
+{
+	if (count)
+		fprintf(f, "  %-26s %10llu %12.1f %10.2f\n", name, (unsigned long long)count,
+			ns / 1e3, ns / 1e3 / count);
+}
+
+void lvm_print_stats(const struct vm *vm, FILE *f)
+{
+	fprintf(f, "trap statistics:\n  %-26s %10s %12s %10s\n", "kind", "count", "total us", "avg us");
+	for (int k = 0; k < STAT_KINDS; k++)
+		stat_line(f, kind_names[k], vm->stats.count[k], vm->stats.ns[k]);
+	fprintf(f, "  sites by class:\n");
+	for (int c = 1; c < LILYVM_CLS_COUNT; c++)
+		stat_line(f, lilyvm_class_name(c), vm->stats.site_count[c], vm->stats.site_ns[c]);
+}

@@ -1,0 +1,242 @@
+/*
+ * run.c - the trap loop: resume the guest, take its next stop, turn the
+ * stop into what the guest's hardware would have done.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lightvm/cpu.h"
+#include "lightvm/emulate.h"
+#include "lightvm/log.h"
+#include "lightvm/sitetab.h"
+#include "lightvm/symbols.h"
+
+#define KICK_SIGNAL SIGUSR1
+
+static const char *where(struct vm *vm, uint32_t addr, char *buf, size_t len)
+{
+	return symtab_describe(vm->syms, addr, buf, len);
+}
+
+/* Up to 15 bytes of guest code at CS:EIP; returns how many could be read. */
+static size_t fetch(struct vm *vm, uint8_t *bytes)
+{
+	uint32_t pc = cpu_pc(vm);
+	size_t n = 0;
+
+	while (n < LILYVM_MAX_INSN && gpa_ptr(vm, pc + n, 1) && !(vm->cpu.cr0 & 0x80000000u)) {
+		bytes[n] = *(uint8_t *)gpa_ptr(vm, pc + n, 1);
+		n++;
+	}
+	return n;
+}
+
+/* The rewriter's trap form is still in place at this site. */
+static int site_intact(const struct lilyvm_site *s, const uint8_t *bytes, size_t n)
+{
+	if (n < s->len || bytes[0] != LILYVM_TRAP_BYTE)
+		return 0;
+	for (unsigned i = 1; i < s->len; i++)
+		if (bytes[i] != LILYVM_FILL_BYTE)
+			return 0;
+	return 1;
+}
+
+static void halt(struct vm *vm)
+{
+	char buf[128];
+
+	if (!(vm->cpu.vflags & FL_IF) || vm_wait_interrupt(vm))
+		vm_fail(vm, "the guest halted with no interrupt that can wake it, at %s",
+			where(vm, cpu_pc(vm), buf, sizeof(buf)));
+}
+
+static void not_emulated(struct vm *vm, const uint8_t *bytes, size_t n)
+{
+	char name[96], sym[128];
+
+	vm_fail(vm, "cannot emulate `%s` at %s", emulate_name(vm, bytes, n, name, sizeof(name)),
+		where(vm, cpu_pc(vm), sym, sizeof(sym)));
+}
+
+/* A #GP in the child: a rewritten site, a privileged instruction without one, or the guest's own fault. */
+static void on_general_protection(struct vm *vm, uint64_t t0)
+{
+	uint8_t bytes[LILYVM_MAX_INSN];
+	size_t n = fetch(vm, bytes);
+	const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, cpu_pc(vm));
+	enum emu_result r;
+	char name[96], sym[128];
+
+	if (s && site_intact(s, bytes, n)) {
+		trace(TRACE_SITE, "%s", where(vm, cpu_pc(vm), sym, sizeof(sym)));
+		r = emulate_insn(vm, s->orig, s->len);
+		vm_account(vm, STAT_SITE, s->cls, vm_clock_ns() - t0);
+	} else {
+		r = emulate_insn(vm, bytes, n);
+		if (r != EMU_NOT_PRIVILEGED) {
+			trace(TRACE_MISS, "`%s` at %s", emulate_name(vm, bytes, n, name, sizeof(name)),
+			      where(vm, cpu_pc(vm), sym, sizeof(sym)));
+			vm_account(vm, STAT_MISS, 0, vm_clock_ns() - t0);
+		}
+	}
+	if (r == EMU_HALT)
+		halt(vm);
+	else if (r == EMU_NOT_PRIVILEGED && vm->cpu.cpl == 0 && n && bytes[0] == LILYVM_TRAP_BYTE)
+		not_emulated(vm, bytes, n);
+	else if (r == EMU_NOT_PRIVILEGED)
+		cpu_fault(vm, EXC_GP, 0);
+}
+
+/* An instruction the host calls undefined may still be one the monitor emulates. */
+static void on_invalid_opcode(struct vm *vm)
+{
+	uint8_t bytes[LILYVM_MAX_INSN];
+	size_t n = fetch(vm, bytes);
+
+	if (emulate_insn(vm, bytes, n) == EMU_NOT_PRIVILEGED)
+		cpu_fault(vm, EXC_UD, 0);
+}
+
+static void on_breakpoint(struct vm *vm)
+{
+	uint32_t at = cpu_pc(vm) - 1;
+	char sym[128];
+
+	for (const struct lilyvm_site *s = vm->sites; s < vm->sites + vm->n_sites; s++)
+		if (at > s->addr && at < s->addr + s->len) {
+			vm_fail(vm, "the guest jumped into the middle of a rewritten instruction at %s",
+				where(vm, s->addr, sym, sizeof(sym)));
+			return;
+		}
+	cpu_deliver(vm, EXC_BP, EV_SOFT, 0, 0);
+}
+
+static void on_segv(struct vm *vm, const siginfo_t *si, uint64_t t0)
+{
+	char sym[128];
+
+	if (si->si_code == SI_KERNEL) {
+		on_general_protection(vm, t0);
+		return;
+	}
+	vm_fail(vm, "guest access to %#lx, which is not guest RAM (no MMIO device there), at %s",
+		(unsigned long)si->si_addr, where(vm, cpu_pc(vm), sym, sizeof(sym)));
+}
+
+static void on_signal(struct vm *vm, const siginfo_t *si, uint64_t t0)
+{
+	switch (si->si_signo) {
+	case SIGSEGV:
+		on_segv(vm, si, t0);
+		return;
+	case SIGILL:
+		on_invalid_opcode(vm);
+		return;
+	case SIGTRAP:
+		on_breakpoint(vm);
+		return;
+	case SIGFPE:
+		cpu_fault(vm, si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF ? EXC_DE : EXC_MF, 0);
+		return;
+	case KICK_SIGNAL:
+		vm_account(vm, STAT_KICK, 0, 0);
+		return;
+	default:
+		vm_fail(vm, "unexpected host signal %d in the guest process", si->si_signo);
+	}
+}
+
+/*
+ * A system-call instruction the guest executed (PTRACE_SYSEMU skipped it).
+ * Kernel code has none left after rewriting, so this is guest ring 3 or code
+ * the kernel wrote at run time: give it to the guest as what it is.
+ */
+static void on_syscall(struct vm *vm)
+{
+	struct user_regs_struct *r = &vm->cpu.regs;
+	uint8_t insn[2] = { 0, 0 };
+	char sym[128];
+
+	r->rax = r->orig_rax;	/* the host put -ENOSYS there */
+	guest_read(vm, cpu_pc(vm) - 2, insn, 2);
+	trace(TRACE_SYSCALL, "%02x %02x eax=%#x at %s", insn[0], insn[1], (uint32_t)r->rax,
+	      where(vm, cpu_pc(vm) - 2, sym, sizeof(sym)));
+	if (insn[0] == 0xcd) {
+		cpu_deliver(vm, insn[1], EV_SOFT, 0, 0);
+	} else if (insn[0] == 0x0f && insn[1] == 0x05) {
+		r->rip -= 2;
+		cpu_fault(vm, EXC_UD, 0);
+	} else {
+		vm_fail(vm, "sysenter from %s cannot be emulated (CPUID does not offer SEP)",
+			where(vm, cpu_pc(vm), sym, sizeof(sym)));
+	}
+}
+
+static void on_gone(struct vm *vm, int status)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		vm_fail(vm, "the guest process made a host system call and seccomp killed it");
+	else if (WIFSIGNALED(status))
+		vm_fail(vm, "the guest process was killed by signal %d", WTERMSIG(status));
+	else
+		vm_fail(vm, "the guest process exited (status %d)", WEXITSTATUS(status));
+}
+
+static void handle_stop(struct vm *vm, const struct child_event *ev)
+{
+	uint64_t t0 = vm_clock_ns();
+
+	if (ev->kind == CHILD_GONE) {
+		on_gone(vm, ev->status);
+		return;
+	}
+	cpu_from_host(vm);
+	if (ev->kind == CHILD_SYSCALL) {
+		on_syscall(vm);
+		vm_account(vm, STAT_SYSCALL, 0, vm_clock_ns() - t0);
+	} else if (ev->kind == CHILD_SIGNAL) {
+		on_signal(vm, &ev->info, t0);
+	}
+}
+
+/* Deliver a pending external interrupt if the guest can take one now. */
+static void deliver_interrupt(struct vm *vm)
+{
+	uint64_t t0;
+
+	if (vm->cpu.inhibit || !(vm->cpu.vflags & FL_IF) || !vm_irq_pending(vm))
+		return;
+	t0 = vm_clock_ns();
+	cpu_deliver(vm, vm->intc_ops->ack(vm->intc), EV_EXTERNAL, 0, 0);
+	vm_account(vm, STAT_IRQ, 0, vm_clock_ns() - t0);
+}
+
+enum lvm_exit lvm_run(struct vm *vm)
+{
+	struct child_event ev;
+
+	while (!vm->stop) {
+		int step;
+
+		deliver_interrupt(vm);
+		if (vm->stop)
+			break;
+		/* After sti or mov ss, one more instruction runs before an interrupt. */
+		step = vm->cpu.inhibit && vm_irq_pending(vm);
+		vm->cpu.inhibit = 0;
+		if (cpu_to_host(vm) || child_resume(vm->child, step)) {
+			vm_fail(vm, "cannot resume the guest process: %s", strerror(errno));
+			break;
+		}
+		vm->kicked = 0;
+		if (vm_wait_child(vm, &ev)) {
+			vm_fail(vm, "lost the guest process: %s", strerror(errno));
+			break;
+		}
+		handle_stop(vm, &ev);
+	}
+	return vm->stop == 1 ? LVM_POWEROFF : vm->stop == 2 ? LVM_RESET : LVM_ERROR;
+}

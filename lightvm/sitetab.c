@@ -1,0 +1,83 @@
+/*
+ * sitetab.c - the reader's side of the site-table format, with libelf.
+ */
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lightvm/sitetab.h"
+
+static int is_rewritten_note(const Elf_Data *d)
+{
+	const Elf32_Nhdr *nh = d->d_buf;
+
+	return d->d_size >= sizeof(*nh) + 8 && nh->n_type == LILYVM_NOTE_REWRITTEN &&
+	       nh->n_namesz == sizeof(LILYVM_NOTE_NAME) &&
+	       !memcmp((const char *)d->d_buf + sizeof(*nh), LILYVM_NOTE_NAME,
+		       sizeof(LILYVM_NOTE_NAME));
+}
+
+/* Validate and copy the table out of its section. */
+static int copy_table(const Elf_Data *d, struct lilyvm_site **sites, size_t *n, char *err,
+		      size_t errlen)
+{
+	struct lilyvm_sites_header h;
+
+	if (d->d_size < sizeof(h))
+		return snprintf(err, errlen, "the site table is truncated"), -1;
+	memcpy(&h, d->d_buf, sizeof(h));
+	if (memcmp(h.magic, LILYVM_SITES_MAGIC, sizeof(LILYVM_SITES_MAGIC)) ||
+	    h.version != LILYVM_SITES_VERSION || h.entry_size != sizeof(**sites) ||
+	    (d->d_size - sizeof(h)) / sizeof(**sites) < h.count)
+		return snprintf(err, errlen, "the site table is malformed (version %u)", h.version), -1;
+	*sites = malloc((h.count ? h.count : 1) * sizeof(**sites));
+	if (!*sites)
+		return snprintf(err, errlen, "out of memory"), -1;
+	memcpy(*sites, (const uint8_t *)d->d_buf + sizeof(h), h.count * sizeof(**sites));
+	*n = h.count;
+	for (size_t i = 1; i < *n; i++)
+		if ((*sites)[i].addr < (*sites)[i - 1].addr + (*sites)[i - 1].len) {
+			free(*sites);
+			return snprintf(err, errlen, "the site table is not sorted at entry %zu", i), -1;
+		}
+	return 0;
+}
+
+int sitetab_read(const uint8_t *image, size_t len, struct lilyvm_site **sites, size_t *n,
+		 char *err, size_t errlen)
+{
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	Elf_Data *table = NULL;
+	size_t shstrndx;
+	int noted = 0, rc = -1;
+
+	if (elf_version(EV_CURRENT) == EV_NONE || !(elf = elf_memory((char *)image, len)))
+		return snprintf(err, errlen, "not an ELF image"), -1;
+	if (elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
+		snprintf(err, errlen, "not an ELF image with sections");
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+		    !(d = elf_getdata(scn, NULL)) || !d->d_buf)
+			continue;
+		if (!strcmp(name, LILYVM_NOTE_SECTION) && sh.sh_type == SHT_NOTE)
+			noted |= is_rewritten_note(d);
+		if (!strcmp(name, LILYVM_SITES_SECTION))
+			table = d;
+	}
+	if (!noted || !table)
+		snprintf(err, errlen, "the kernel is not rewritten");
+	else
+		rc = copy_table(table, sites, n, err, errlen);
+out:
+	elf_end(elf);
+	return rc;
+}

@@ -1,0 +1,454 @@
+/*
+ * vm.c - building a machine, and the event loop that serves its devices.
+ *
+ * One poll() waits for everything: the child stopping (SIGCHLD through a
+ * signalfd), device timers (one timerfd each) and host file descriptors
+ * devices watch. While the guest runs, an interrupt that becomes
+ * deliverable kicks the child so that the monitor can deliver it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lightvm/cpu.h"
+#include "lightvm/devices.h"
+#include "lightvm/emulate.h"
+#include "lightvm/log.h"
+#include "lightvm/sitetab.h"
+#include "lightvm/symbols.h"
+#include "ports/multiboot/multiboot.h"
+
+#define NR32_MMAP2 192
+
+struct vm_timer {
+	struct vm *vm;
+	int fd;
+	void (*fn)(void *opaque);
+	void *opaque;
+	int armed;
+};
+
+void vm_fail(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (vm->stop)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+	va_end(ap);
+	vm->stop = 3;
+}
+
+void vm_request_stop(struct vm *vm, int reset, const char *why)
+{
+	if (vm->stop)
+		return;
+	snprintf(vm->stop_reason, sizeof(vm->stop_reason), "%s", why);
+	vm->stop = reset ? 2 : 1;
+}
+
+void vm_set_intc(struct vm *vm, const struct intc_ops *ops, void *intc)
+{
+	vm->intc_ops = ops;
+	vm->intc = intc;
+}
+
+void vm_set_irq(struct vm *vm, unsigned irq, int level)
+{
+	trace(TRACE_IRQ, "irq %u -> %d", irq, level);
+	if (vm->intc_ops)
+		vm->intc_ops->set_irq(vm->intc, irq, level);
+}
+
+int vm_irq_pending(struct vm *vm)
+{
+	return vm->intc_ops && vm->intc_ops->pending(vm->intc);
+}
+
+uint64_t vm_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+uint64_t vm_ram_bytes(struct vm *vm)
+{
+	return vm->ram_bytes;
+}
+
+void vm_console_fds(struct vm *vm, int *in_fd, int *out_fd)
+{
+	*in_fd = vm->console_in;
+	*out_fd = vm->console_out;
+}
+
+struct vm_timer *vm_timer_new(struct vm *vm, void (*fn)(void *opaque), void *opaque)
+{
+	struct vm_timer *t = calloc(1, sizeof(*t));
+	int slot = 0;
+
+	while (slot < MAX_TIMERS && vm->timers[slot])
+		slot++;
+	if (!t || slot == MAX_TIMERS ||
+	    (t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+		free(t);
+		log_error("cannot create a host timer");
+		return NULL;
+	}
+	*t = (struct vm_timer){ vm, t->fd, fn, opaque, 0 };
+	vm->timers[slot] = t;
+	return t;
+}
+
+void vm_timer_arm(struct vm_timer *t, uint64_t deadline_ns)
+{
+	struct itimerspec its = { { 0, 0 }, { deadline_ns / 1000000000u, deadline_ns % 1000000000u } };
+
+	/* A deadline already past still fires: zero would disarm. */
+	if (deadline_ns && its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	t->armed = deadline_ns != 0;
+	timerfd_settime(t->fd, TFD_TIMER_ABSTIME, &its, NULL);
+	trace(TRACE_TIMER, "timer %d %s %llu", t->fd, deadline_ns ? "armed for" : "off",
+	      (unsigned long long)deadline_ns);
+}
+
+void vm_timer_free(struct vm_timer *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < MAX_TIMERS; i++)
+		if (t->vm->timers[i] == t)
+			t->vm->timers[i] = NULL;
+	close(t->fd);
+	free(t);
+}
+
+int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque)
+{
+	if (vm->n_watch == MAX_WATCH)
+		return -1;
+	vm->watch[vm->n_watch++] = (struct watch){ fd, fn, opaque };
+	return 0;
+}
+
+void vm_unwatch_fd(struct vm *vm, int fd)
+{
+	for (size_t i = 0; i < vm->n_watch; i++)
+		if (vm->watch[i].fd == fd) {
+			vm->watch[i] = vm->watch[--vm->n_watch];
+			return;
+		}
+}
+
+/* What one poll() covers, and who to call for each entry. */
+struct poll_set {
+	struct pollfd fds[1 + MAX_TIMERS + MAX_WATCH];
+	struct vm_timer *timer[1 + MAX_TIMERS + MAX_WATCH];
+	struct watch watch[1 + MAX_TIMERS + MAX_WATCH];
+	size_t n;
+	int wakers;		/* timers armed and fds watched: things that can make an interrupt */
+};
+
+static void build_poll_set(struct vm *vm, struct poll_set *ps, int child)
+{
+	ps->n = ps->wakers = 0;
+	if (child)
+		ps->fds[ps->n++] = (struct pollfd){ vm->sigchld_fd, POLLIN, 0 };
+	for (int i = 0; i < MAX_TIMERS; i++)
+		if (vm->timers[i] && vm->timers[i]->armed) {
+			ps->timer[ps->n] = vm->timers[i];
+			ps->fds[ps->n++] = (struct pollfd){ vm->timers[i]->fd, POLLIN, 0 };
+			ps->wakers++;
+		}
+	for (size_t i = 0; i < vm->n_watch; i++) {
+		ps->timer[ps->n] = NULL;
+		ps->watch[ps->n] = vm->watch[i];
+		ps->fds[ps->n++] = (struct pollfd){ vm->watch[i].fd, POLLIN, 0 };
+		ps->wakers++;
+	}
+}
+
+/* Run the callbacks of everything poll() found ready. */
+static void serve(struct vm *vm, struct poll_set *ps, int child)
+{
+	for (size_t i = child ? 1 : 0; i < ps->n; i++) {
+		uint64_t expirations;
+
+		if (!ps->fds[i].revents)
+			continue;
+		if (ps->timer[i]) {
+			if (read(ps->fds[i].fd, &expirations, sizeof(expirations)) > 0) {
+				ps->timer[i]->armed = 0;
+				ps->timer[i]->fn(ps->timer[i]->opaque);
+			}
+		} else {
+			ps->watch[i].fn(ps->watch[i].opaque);
+		}
+	}
+}
+
+static void drain_sigchld(struct vm *vm)
+{
+	struct signalfd_siginfo si;
+
+	while (read(vm->sigchld_fd, &si, sizeof(si)) == sizeof(si))
+		;
+}
+
+int vm_wait_child(struct vm *vm, struct child_event *ev)
+{
+	struct poll_set ps;
+
+	for (;;) {
+		if (child_poll(vm->child, ev))
+			return 0;
+		build_poll_set(vm, &ps, 1);
+		if (poll(ps.fds, ps.n, -1) < 0 && errno != EINTR)
+			return -1;
+		if (ps.fds[0].revents)
+			drain_sigchld(vm);
+		serve(vm, &ps, 1);
+		if (!vm->kicked && (vm->stop || ((vm->cpu.vflags & FL_IF) && vm_irq_pending(vm)))) {
+			child_kick(vm->child);
+			vm->kicked = 1;
+		}
+	}
+}
+
+int vm_wait_interrupt(struct vm *vm)
+{
+	struct poll_set ps;
+
+	while (!vm_irq_pending(vm)) {
+		if (vm->stop)
+			return -1;
+		build_poll_set(vm, &ps, 0);
+		if (!ps.wakers)
+			return -1;
+		if (poll(ps.fds, ps.n, -1) < 0 && errno != EINTR)
+			return -1;
+		serve(vm, &ps, 0);
+	}
+	return 0;
+}
+
+void vm_account(struct vm *vm, enum stat_kind kind, unsigned cls, uint64_t ns)
+{
+	vm->stats.count[kind]++;
+	vm->stats.ns[kind] += ns;
+	if (kind == STAT_SITE && cls < LILYVM_CLS_COUNT) {
+		vm->stats.site_count[cls]++;
+		vm->stats.site_ns[cls] += ns;
+	}
+}
+
+/* --- building the machine --- */
+
+static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	buf = malloc(st.st_size ? st.st_size : 1);
+	if (!buf || read(fd, buf, st.st_size) != st.st_size) {
+		snprintf(err, errlen, "%s: cannot read it", path);
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	*len = st.st_size;
+out:
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+static uint32_t mmap_min_addr(void)
+{
+	unsigned long v = 65536;
+	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 65536;
+		fclose(f);
+	}
+	return (v + 4095) & ~4095ul;
+}
+
+/* Guest RAM plus the child's scratch page, one memfd mapped in the monitor. */
+static int make_ram(struct vm *vm, char *err, size_t errlen)
+{
+	size_t total = vm->ram_bytes + 4096;
+
+	vm->ram_fd = memfd_create("lilyvm-ram", MFD_CLOEXEC);
+	if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, total)) {
+		snprintf(err, errlen, "cannot create guest RAM: %s", strerror(errno));
+		return -1;
+	}
+	vm->ram = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, vm->ram_fd, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		snprintf(err, errlen, "cannot map guest RAM: %s", strerror(errno));
+		return -1;
+	}
+	vm->scratch = vm->ram + vm->ram_bytes;
+	return 0;
+}
+
+/* Paging off: guest-physical RAM appears at the same addresses in the child. */
+static int map_ram_in_child(struct vm *vm, char *err, size_t errlen)
+{
+	long r1 = child_syscall(vm->child, NR32_MMAP2, vm->ram_va_start,
+				vm->ram_bytes - vm->ram_va_start, PROT_READ | PROT_WRITE | PROT_EXEC,
+				MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, vm->ram_va_start >> 12);
+	long r2 = child_syscall(vm->child, NR32_MMAP2, SCRATCH_ADDR, 4096, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, vm->ram_bytes >> 12);
+
+	if (r1 != (long)vm->ram_va_start || r2 != (long)SCRATCH_ADDR) {
+		snprintf(err, errlen, "cannot map guest RAM into the guest process (%ld, %ld)", r1, r2);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_kernel(struct vm *vm, char *err, size_t errlen)
+{
+	struct mb_ram ram = { vm->ram, vm->ram_bytes, vm->ram_va_start };
+	struct mb_module mod = { 0 };
+	struct mb_boot boot;
+	uint8_t *image, *initrd = NULL;
+	size_t len, ilen = 0;
+	int rc = -1;
+
+	if (!(image = read_file(vm->cfg.kernel, &len, err, errlen)))
+		return -1;
+	if (sitetab_read(image, len, &vm->sites, &vm->n_sites, err, errlen)) {
+		if (!strcmp(err, "the kernel is not rewritten"))
+			snprintf(err, errlen, "%s is not rewritten: run `lilyvm-rewrite %s -o %s.rw` "
+				 "and boot %s.rw", vm->cfg.kernel, vm->cfg.kernel, vm->cfg.kernel,
+				 vm->cfg.kernel);
+		goto out;
+	}
+	vm->syms = symtab_load(image, len);
+	if (vm->cfg.initrd && !(initrd = read_file(vm->cfg.initrd, &ilen, err, errlen)))
+		goto out;
+	mod = (struct mb_module){ initrd, ilen, vm->cfg.initrd };
+	if (multiboot_load(image, len, &ram, vm->cfg.append ? vm->cfg.append : "", &mod,
+			   initrd ? 1 : 0, &boot, err, errlen))
+		goto out;
+	cpu_reset(vm);
+	vm->cpu.regs.rax = MULTIBOOT_LOADER_MAGIC;
+	vm->cpu.regs.rbx = boot.info;
+	vm->cpu.regs.rip = boot.entry;
+	rc = 0;
+out:
+	free(image);
+	free(initrd);
+	return rc;
+}
+
+static int make_sigchld_fd(struct vm *vm)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	vm->sigchld_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return vm->sigchld_fd < 0 ? -1 : 0;
+}
+
+static int start_child(struct vm *vm, char *err, size_t errlen)
+{
+	if (child_start(&vm->child, vm->ram_fd, err, errlen) || map_ram_in_child(vm, err, errlen))
+		return -1;
+	if (child_lock_down(vm->child, vm->scratch, SCRATCH_ADDR)) {
+		snprintf(err, errlen, "cannot install the guest process's seccomp filter");
+		return -1;
+	}
+	return 0;
+}
+
+struct vm *lvm_create(const struct lvm_config *cfg, char *err, size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	vm->cfg = *cfg;
+	vm->ram_bytes = cfg->mem_bytes;
+	vm->ram_fd = vm->sigchld_fd = vm->console_in = vm->console_out = -1;
+	vm->ram_va_start = mmap_min_addr();
+	if (vm->ram_bytes < (2u << 20) || vm->ram_bytes > GUEST_VA_LIMIT - (1u << 20)) {
+		snprintf(err, errlen, "guest RAM must be between 2 MiB and %u MiB",
+			 (GUEST_VA_LIMIT >> 20) - 1);
+		goto fail;
+	}
+	if (make_ram(vm, err, errlen) || load_kernel(vm, err, errlen) || emulate_init(vm))
+		goto fail;
+	if (make_sigchld_fd(vm) || start_child(vm, err, errlen))
+		goto fail;
+	if (lvm_open_console(vm, err, errlen) || !(vm->devs = devices_create(vm))) {
+		if (!*err)
+			snprintf(err, errlen, "cannot create the devices");
+		goto fail;
+	}
+	return vm;
+fail:
+	lvm_destroy(vm);
+	return NULL;
+}
+
+int lvm_guest_pid(const struct vm *vm)
+{
+	return child_pid(vm->child);
+}
+
+const char *lvm_exit_reason(const struct vm *vm)
+{
+	return vm->stop_reason;
+}
+
+void lvm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->devs)
+		devices_destroy(vm->devs);
+	child_destroy(vm->child);
+	lvm_close_console(vm);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_bytes + 4096);
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
+	if (vm->sigchld_fd >= 0)
+		close(vm->sigchld_fd);
+	if (vm->insn)
+		cs_free(vm->insn, 1);
+	if (vm->cs)
+		cs_close(&vm->cs);
+	symtab_free(vm->syms);
+	free(vm->sites);
+	free(vm);
+}

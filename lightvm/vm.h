@@ -1,0 +1,137 @@
+/*
+ * vm.h - the monitor's internal view of one virtual machine: guest RAM,
+ * the virtual CPU, the child it runs in, devices, the event loop.
+ */
+#ifndef LIGHTVM_VM_H
+#define LIGHTVM_VM_H
+
+#include <poll.h>
+#include <stdint.h>
+#include <sys/user.h>
+
+#include <capstone/capstone.h>
+
+#include "lightvm/child.h"
+#include "lightvm/device.h"
+#include "lightvm/lightvm.h"
+#include "rewriter/sites.h"
+
+enum seg_reg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_COUNT };
+
+/* A segment register: the guest's selector and descriptor cache, and the host's. */
+struct seg {
+	uint16_t sel;
+	uint32_t base, limit;	/* limit in bytes, granularity applied */
+	uint16_t attr;		/* access byte (bits 0-7) and flags nibble (bits 12-15) */
+	uint16_t host_sel;	/* what the child's register holds */
+};
+
+struct dtr {
+	uint32_t base;
+	uint16_t limit;
+};
+
+/* EFLAGS bits the guest owns but the host must not see. */
+#define FL_CF 0x1u
+#define FL_TF 0x100u
+#define FL_IF 0x200u
+#define FL_DF 0x400u
+#define FL_IOPL 0x3000u
+#define FL_NT 0x4000u
+#define FL_RF 0x10000u
+#define FL_VM 0x20000u
+#define FL_AC 0x40000u
+#define FL_ID 0x200000u
+#define FL_ZF 0x40u
+#define FL_OF 0x800u
+#define FL_HOST 0x8d5u		/* CF PF AF ZF SF DF OF: run natively */
+#define FL_VIRTUAL (FL_TF | FL_IF | FL_IOPL | FL_NT | FL_AC | FL_ID)
+
+struct cpu {
+	struct user_regs_struct regs;	/* general registers, valid while stopped */
+	uint32_t vflags;	/* the FL_VIRTUAL bits of the guest's EFLAGS */
+	struct seg seg[SEG_COUNT];
+	struct seg ldtr, tr;
+	struct dtr gdtr, idtr;
+	uint32_t cr0, cr2, cr3, cr4, xcr0;
+	uint32_t dr[8];
+	unsigned cpl;
+	int inhibit;		/* interrupts held off for one instruction (sti, mov ss) */
+	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t tsc_base;	/* host TSC at power-on */
+	int delivering;		/* nesting of exception delivery, for #DF and triple fault */
+};
+
+/* Trap accounting for --stats. */
+enum stat_kind { STAT_SITE, STAT_MISS, STAT_SYSCALL, STAT_EXCEPTION, STAT_IRQ, STAT_HALT,
+		 STAT_KICK, STAT_KINDS };
+
+struct stats {
+	uint64_t count[STAT_KINDS], ns[STAT_KINDS];
+	uint64_t site_count[LILYVM_CLS_COUNT], site_ns[LILYVM_CLS_COUNT];
+};
+
+struct watch {
+	int fd;
+	void (*fn)(void *opaque);
+	void *opaque;
+};
+
+struct symtab;
+struct device_set;
+
+#define MAX_WATCH 32
+#define MAX_TIMERS 16
+
+struct vm {
+	struct lvm_config cfg;
+	uint64_t ram_bytes;
+	int ram_fd;
+	uint8_t *ram;		/* guest physical RAM, mapped in the monitor */
+	uint8_t *scratch;	/* the child's scratch page, mapped in the monitor */
+	uint32_t ram_va_start;	/* lowest guest-physical address mapped in the child */
+	struct child *child;
+	struct cpu cpu;
+	csh cs;			/* capstone with operand detail, for emulation */
+	cs_insn *insn;		/* its decode buffer */
+	struct lilyvm_site *sites;
+	size_t n_sites;
+	struct symtab *syms;
+	struct device_set *devs;
+	const struct intc_ops *intc_ops;
+	void *intc;
+	int sigchld_fd;
+	struct watch watch[MAX_WATCH];
+	struct vm_timer *timers[MAX_TIMERS];
+	size_t n_watch;
+	int kicked;		/* a kick is on its way to the running child */
+	int stop;		/* 1: power-off, 2: reset, 3: error */
+	char stop_reason[160];
+	uint64_t ldt_shadow[8192];	/* descriptors written into the host LDT */
+	struct stats stats;
+	int console_in, console_out;
+};
+
+/* Host pointer to guest-physical [gpa, gpa+len), or NULL if any of it is not RAM. */
+void *gpa_ptr(struct vm *vm, uint64_t gpa, size_t len);
+/* Copy len bytes from guest linear address lin; -1 and a guest fault if unreadable. */
+int guest_read(struct vm *vm, uint32_t lin, void *buf, size_t len);
+/* Copy len bytes to guest linear address lin; -1 and a guest fault if unwritable. */
+int guest_write(struct vm *vm, uint32_t lin, const void *buf, size_t len);
+
+/* Wait for the running child to stop, serving host events meanwhile. */
+int vm_wait_child(struct vm *vm, struct child_event *ev);
+/* Serve host events until an interrupt is deliverable (hlt); -1 if none can ever come. */
+int vm_wait_interrupt(struct vm *vm);
+/* True if the interrupt controller holds an interrupt for the CPU. */
+int vm_irq_pending(struct vm *vm);
+/* Stop the machine with a reason (one line, no newline). */
+void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Connect COM1 to the terminal, a pseudo-terminal or a file, as cfg.serial says. */
+int lvm_open_console(struct vm *vm, char *err, size_t errlen);
+/* Restore the terminal and close the console. */
+void lvm_close_console(struct vm *vm);
+/* Count one trap of kind (and site class cls) that took ns. */
+void vm_account(struct vm *vm, enum stat_kind kind, unsigned cls, uint64_t ns);
+
+#endif
