@@ -41,6 +41,8 @@ struct child {
 	pid_t pid;
 	uint32_t gadget;	/* address of the stub's int $0x80 */
 	uint64_t stops;
+	int gone;		/* it exited or was killed; status holds how */
+	int status;
 };
 
 static int fail(char *err, size_t errlen, const char *what)
@@ -65,9 +67,14 @@ static int wait_stop(struct child *c, int *status)
 	for (;;) {
 		pid_t r = waitpid(c->pid, status, __WALL);
 
+		if (r == c->pid && !WIFSTOPPED(*status)) {
+			c->gone = 1;
+			c->status = *status;
+			return -1;
+		}
 		if (r == c->pid) {
 			c->stops++;
-			return WIFSTOPPED(*status) ? 0 : -1;
+			return 0;
 		}
 		if (r < 0 && errno != EINTR)
 			return -1;
@@ -296,17 +303,24 @@ static void describe_stop(struct child *c, int status, struct child_event *ev)
 	ev->kind = sig == SIGTRAP && ev->info.si_code == TRAP_TRACE ? CHILD_STEP : CHILD_SIGNAL;
 }
 
+int child_exit_status(const struct child *c)
+{
+	return c->gone ? c->status : -1;
+}
+
 int child_poll(struct child *c, struct child_event *ev)
 {
-	int status;
-	pid_t r = waitpid(c->pid, &status, __WALL | WNOHANG);
+	int status = 0;
+	pid_t r = c->gone ? c->pid : waitpid(c->pid, &status, __WALL | WNOHANG);
 
 	if (r == 0 || (r < 0 && errno == EINTR))
 		return 0;
-	if (r < 0 || !WIFSTOPPED(status)) {
+	if (c->gone || r < 0 || !WIFSTOPPED(status)) {
 		memset(ev, 0, sizeof(*ev));
 		ev->kind = CHILD_GONE;
-		ev->status = status;
+		ev->status = c->gone ? c->status : status;
+		c->gone = 1;
+		c->status = ev->status;
 		return 1;
 	}
 	c->stops++;
@@ -325,7 +339,7 @@ void child_destroy(struct child *c)
 
 	if (!c)
 		return;
-	if (c->pid > 0) {
+	if (c->pid > 0 && !c->gone) {
 		kill(c->pid, SIGKILL);
 		while (waitpid(c->pid, &status, __WALL) < 0 && errno == EINTR)
 			;

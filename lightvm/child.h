@@ -63,6 +63,8 @@ int child_resume(struct child *c, int step);
 int child_poll(struct child *c, struct child_event *ev);
 /* Make a running child stop soon so the monitor can deliver an interrupt. */
 void child_kick(struct child *c);
+/* How the child ended (a wait status), or -1 while it lives. */
+int child_exit_status(const struct child *c);
 /* Per-stop counters, for --stats. */
 uint64_t child_stops(const struct child *c);
 

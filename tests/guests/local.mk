@@ -18,10 +18,16 @@ tests/guests/exceptions/exceptions.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/exc
 	@mkdir -p tests/guests/exceptions
 	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/exceptions/exceptions.c
 
-check_DATA += $(MICRO_GUESTS)
+tests/guests/hostile/hostile.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/hostile/hostile.c
+	@mkdir -p tests/guests/hostile
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/hostile/hostile.c
+
+check_DATA += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf
+TESTS += tests/guests/hostile.sh
 TESTS += $(MICRO_GUESTS)
 TEST_EXTENSIONS += .elf
 ELF_LOG_COMPILER = $(SHELL) $(srcdir)/tests/guests/compare.sh
-CLEANFILES += $(MICRO_GUESTS) tests/guests/demo/demo.rw
-EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/demo/demo.c \
+CLEANFILES += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf
+EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/hostile.sh \
+	tests/guests/hostile/hostile.c tests/guests/demo/demo.c \
 	tests/guests/exceptions/exceptions.c
