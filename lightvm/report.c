@@ -32,14 +32,42 @@ static void dump_registers(struct vm *vm, FILE *f)
 		c->idtr.base, c->idtr.limit, c->tr.sel, c->ldtr.sel);
 }
 
+/* Read a 32-bit word of guest memory (paging off). */
+static int peek(struct vm *vm, uint32_t addr, uint32_t *v)
+{
+	const void *p = gpa_ptr(vm, addr, 4);
+
+	if (!p || (vm->cpu.cr0 & 0x80000000u))
+		return -1;
+	__builtin_memcpy(v, p, 4);
+	return 0;
+}
+
+/*
+ * A function that has not pushed %ebp yet, or never does (a leaf compiled
+ * without a frame), still has its return address on top of the stack.
+ */
+static int frame_not_set_up(struct vm *vm, uint32_t pc)
+{
+	uint32_t start = symtab_start(vm->syms, pc), prologue = 0;
+
+	if (!start || peek(vm, start, &prologue))
+		return 0;
+	return (prologue & 0xffffff) != 0xe58955 || pc < start + 3;
+}
+
 /* Walk the guest's frame-pointer chain (kernels built with frame pointers). */
 static void backtrace(struct vm *vm, FILE *f)
 {
-	uint32_t ebp = (uint32_t)vm->cpu.regs.rbp, frame[2];
+	uint32_t ebp = (uint32_t)vm->cpu.regs.rbp, frame[2], ret;
 	char sym[128];
+	int i = 1;
 
 	fprintf(f, "guest backtrace:\n  #0 %s\n", symtab_describe(vm->syms, cpu_pc(vm), sym, sizeof(sym)));
-	for (int i = 1; i < MAX_FRAMES && ebp; i++) {
+	if (frame_not_set_up(vm, cpu_pc(vm)) &&
+	    !peek(vm, vm->cpu.seg[SEG_SS].base + (uint32_t)vm->cpu.regs.rsp, &ret))
+		fprintf(f, "  #%d %s\n", i++, symtab_describe(vm->syms, ret, sym, sizeof(sym)));
+	for (; i < MAX_FRAMES && ebp; i++) {
 		void *p = gpa_ptr(vm, ebp, sizeof(frame));
 
 		if (!p || (vm->cpu.cr0 & 0x80000000u))

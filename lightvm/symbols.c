@@ -73,11 +73,12 @@ struct symtab *symtab_load(const uint8_t *image, size_t len)
 	return t;
 }
 
-const char *symtab_describe(const struct symtab *t, uint32_t addr, char *buf, size_t len)
+/* Index one past the last symbol at or below addr (0: none). */
+static size_t upper(const struct symtab *t, uint32_t addr)
 {
 	size_t lo = 0, hi = t ? t->n : 0;
 
-	while (lo < hi) {	/* the last symbol at or below addr */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (t->syms[mid].addr <= addr)
@@ -85,6 +86,20 @@ const char *symtab_describe(const struct symtab *t, uint32_t addr, char *buf, si
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+uint32_t symtab_start(const struct symtab *t, uint32_t addr)
+{
+	size_t i = upper(t, addr);
+
+	return i ? t->syms[i - 1].addr : 0;
+}
+
+const char *symtab_describe(const struct symtab *t, uint32_t addr, char *buf, size_t len)
+{
+	size_t lo = upper(t, addr);
+
 	if (lo == 0)
 		snprintf(buf, len, "%#x", addr);
 	else

@@ -22,12 +22,17 @@ tests/guests/hostile/hostile.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/hostile/h
 	@mkdir -p tests/guests/hostile
 	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/hostile/hostile.c
 
-check_DATA += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf
-TESTS += tests/guests/hostile.sh
+tests/guests/triple/triple.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/triple/triple.c
+	@mkdir -p tests/guests/triple
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/triple/triple.c
+
+check_DATA += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf
+TESTS += tests/guests/hostile.sh tests/guests/triple.sh
 TESTS += $(MICRO_GUESTS)
 TEST_EXTENSIONS += .elf
 ELF_LOG_COMPILER = $(SHELL) $(srcdir)/tests/guests/compare.sh
-CLEANFILES += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf
+CLEANFILES += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf
 EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/hostile.sh \
+	tests/guests/triple.sh tests/guests/triple/triple.c \
 	tests/guests/hostile/hostile.c tests/guests/demo/demo.c \
 	tests/guests/exceptions/exceptions.c
