@@ -221,9 +221,14 @@ static enum emu_result do_popf(struct insn *in)
 
 /* --- port I/O --- */
 
-static unsigned io_size(x86_reg r)
+/*
+ * Operand sizes of I/O come from the 0x66 prefix, not from capstone's
+ * instruction id: capstone 4 reports 66 f3 6d as insd and 66 f3 ed as
+ * in %eax, where the CPU does 16-bit transfers.
+ */
+static unsigned io_size(const struct insn *in, x86_reg r)
 {
-	return r == X86_REG_AL ? 1 : r == X86_REG_AX ? 2 : 4;
+	return r == X86_REG_AL ? 1 : in->op32 ? 4 : 2;
 }
 
 static enum emu_result do_in_out(struct insn *in, int out)
@@ -232,33 +237,30 @@ static enum emu_result do_in_out(struct insn *in, int out)
 	int data = out ? 1 : 0, port_op = out ? 0 : 1;
 	uint16_t port = ops[port_op].type == X86_OP_IMM ? (uint16_t)ops[port_op].imm
 							 : (uint16_t)get_reg(in->vm, X86_REG_DX);
-	unsigned size = io_size(ops[data].reg);
+	unsigned size = io_size(in, ops[data].reg);
+	x86_reg acc = size == 1 ? X86_REG_AL : size == 2 ? X86_REG_AX : X86_REG_EAX;
 
 	if (need_iopl(in))
 		return EMU_DONE;
 	if (out)
-		devices_pio_write(in->vm->devs, port, size, get_reg(in->vm, ops[data].reg));
+		devices_pio_write(in->vm->devs, port, size, get_reg(in->vm, acc));
 	else
-		set_reg(in->vm, ops[data].reg, devices_pio_read(in->vm->devs, port, size));
+		set_reg(in->vm, acc, devices_pio_read(in->vm->devs, port, size));
 	trace(TRACE_IO, "%s port %#x size %u", out ? "out" : "in", port, size);
 	advance(in);
 	return EMU_DONE;
 }
 
-static unsigned string_size(unsigned id)
+static unsigned string_size(const struct insn *in)
 {
-	switch (id) {
-	case X86_INS_INSB: case X86_INS_OUTSB: return 1;
-	case X86_INS_INSW: case X86_INS_OUTSW: return 2;
-	default: return 4;
-	}
+	return in->ci->id == X86_INS_INSB || in->ci->id == X86_INS_OUTSB ? 1 : in->op32 ? 4 : 2;
 }
 
 /* ins/outs, with rep: one element per iteration, ECX counted down. */
 static enum emu_result do_string_io(struct insn *in, int out)
 {
 	struct vm *vm = in->vm;
-	unsigned size = string_size(in->ci->id);
+	unsigned size = string_size(in);
 	int rep = in->x->prefix[0] == X86_PREFIX_REP || in->x->prefix[0] == X86_PREFIX_REPNE;
 	int src_seg = seg_index(in->x->operands[1].mem.segment);
 	uint16_t port = get_reg(vm, X86_REG_DX);
