@@ -22,7 +22,7 @@
 static struct termios saved_tty;
 static int tty_raw;
 
-static void restore_tty(void)
+void lvm_restore_terminal(void)
 {
 	if (tty_raw)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
@@ -31,7 +31,7 @@ static void restore_tty(void)
 
 static void restore_tty_and_die(int sig)
 {
-	restore_tty();
+	lvm_restore_terminal();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -49,7 +49,7 @@ static int make_tty_raw(void)
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t))
 		return -1;
 	tty_raw = 1;
-	atexit(restore_tty);
+	atexit(lvm_restore_terminal);
 	signal(SIGTERM, restore_tty_and_die);
 	signal(SIGHUP, restore_tty_and_die);
 	signal(SIGQUIT, restore_tty_and_die);
@@ -150,7 +150,7 @@ int lvm_open_console(struct vm *vm, char *err, size_t errlen)
 
 void lvm_close_console(struct vm *vm)
 {
-	restore_tty();
+	lvm_restore_terminal();
 	if (vm->console_in > STDERR_FILENO)
 		close(vm->console_in);
 	if (vm->console_out > STDERR_FILENO && vm->console_out != vm->console_in)

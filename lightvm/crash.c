@@ -11,6 +11,8 @@
 
 #include "lightvm/crash.h"
 
+static void (*crash_cleanup)(void);
+
 static void on_crash(int sig)
 {
 	unw_context_t ctx;
@@ -19,6 +21,8 @@ static void on_crash(int sig)
 	unw_word_t off, ip;
 	int depth = 0;
 
+	if (crash_cleanup)
+		crash_cleanup();
 	fprintf(stderr, "lilyvm: the monitor crashed (%s); its backtrace:\n", strsignal(sig));
 	unw_getcontext(&ctx);
 	unw_init_local(&cur, &ctx);
@@ -33,10 +37,11 @@ static void on_crash(int sig)
 	raise(sig);
 }
 
-void crash_handlers_install(void)
+void crash_handlers_install(void (*cleanup)(void))
 {
 	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 
+	crash_cleanup = cleanup;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], on_crash);
 }

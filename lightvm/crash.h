@@ -2,7 +2,7 @@
 #ifndef LIGHTVM_CRASH_H
 #define LIGHTVM_CRASH_H
 
-/* Print a backtrace on SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT, then die of it. */
-void crash_handlers_install(void);
+/* On SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT: run cleanup, print a backtrace, die of it. */
+void crash_handlers_install(void (*cleanup)(void));
 
 #endif

@@ -238,7 +238,11 @@ static int parse_records(struct device_set *set, struct dev_state *s, struct rec
 	char magic[SAVE_MAGIC_LEN];
 	uint32_t count;
 
-	if (dev_state_get(s, magic, sizeof(magic)) || memcmp(magic, SAVE_MAGIC, sizeof(magic))) {
+	if (dev_state_get(s, magic, sizeof(magic))) {
+		log_error("device state: truncated before the header ends");
+		return -1;
+	}
+	if (memcmp(magic, SAVE_MAGIC, sizeof(magic))) {
 		log_error("device state: not a device snapshot (bad magic)");
 		return -1;
 	}

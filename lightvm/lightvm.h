@@ -39,6 +39,8 @@ int lvm_guest_pid(const struct vm *vm);
 void lvm_dump_guest(struct vm *vm, FILE *f);
 /* Print trap statistics (--stats). */
 void lvm_print_stats(const struct vm *vm, FILE *f);
+/* Put the terminal back as it was before the guest's console took it. */
+void lvm_restore_terminal(void);
 /* Tear the machine down: kill the child, free everything. */
 void lvm_destroy(struct vm *vm);
 

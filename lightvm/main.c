@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	struct vm *vm;
 	enum lvm_exit how;
 
-	crash_handlers_install();
+	crash_handlers_install(lvm_restore_terminal);
 	if (parse_args(argc, argv, &cfg)) {
 		usage(stderr);
 		return 2;

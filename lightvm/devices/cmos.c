@@ -46,6 +46,11 @@ enum {
 #define C_UF 0x10
 #define D_VRT 0x80
 
+/* The calendar fields; while the clock is held they are kept as written. */
+struct rtc_time {
+	int sec, min, hour, mday, mon, year;	/* mon 1-12, year in full */
+};
+
 struct cmos {
 	struct vm *vm;
 	struct vm_timer *timer;
@@ -53,8 +58,8 @@ struct cmos {
 	uint8_t ram[128];	/* alarm bytes, A, B and the NVRAM; time lives below */
 	uint8_t flags;		/* register C: PF, AF, UF */
 	uint8_t irq_level;
-	uint8_t stopped;	/* SET, or the divider not running: time is frozen */
-	int64_t frozen;		/* the time while stopped */
+	uint8_t stopped;	/* SET, or the divider not running: time is held */
+	struct rtc_time held;	/* the time while stopped */
 	int64_t epoch0;		/* the time at base_ns, in seconds since 1970 */
 	uint64_t base_ns;	/* an instant where the divider chain starts a second */
 	uint64_t synced_ns;	/* flags account for everything up to here */
@@ -76,18 +81,41 @@ static uint64_t seconds_in(const struct cmos *c, uint64_t t)
 	return t > c->base_ns ? (t - c->base_ns) / NS_PER_S : 0;
 }
 
-static int64_t rtc_seconds(const struct cmos *c, uint64_t now)
+static void time_from_seconds(int64_t t, struct rtc_time *rt)
 {
-	return c->stopped ? c->frozen : c->epoch0 + (int64_t)seconds_in(c, now);
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	*rt = (struct rtc_time){ tm.tm_sec, tm.tm_min, tm.tm_hour, tm.tm_mday, tm.tm_mon + 1,
+				 tm.tm_year + 1900 };
 }
 
-/* Set the time shown at now to t. */
-static void rtc_set_seconds(struct cmos *c, uint64_t now, int64_t t)
+/* Seconds since 1970; fields out of range roll over as dates do. */
+static int64_t time_to_seconds(const struct rtc_time *rt)
+{
+	struct tm tm = { .tm_sec = rt->sec, .tm_min = rt->min, .tm_hour = rt->hour,
+			 .tm_mday = rt->mday, .tm_mon = rt->mon - 1, .tm_year = rt->year - 1900 };
+
+	return (int64_t)timegm(&tm);
+}
+
+static void current_time(const struct cmos *c, uint64_t now, struct rtc_time *rt)
 {
 	if (c->stopped)
-		c->frozen = t;
+		*rt = c->held;
 	else
-		c->epoch0 = t - (int64_t)seconds_in(c, now);
+		time_from_seconds(c->epoch0 + (int64_t)seconds_in(c, now), rt);
+}
+
+/* Held, the fields are kept as written (a guest writes a date one field
+ * at a time); running, the new time takes effect at once. */
+static void set_current_time(struct cmos *c, uint64_t now, const struct rtc_time *rt)
+{
+	if (c->stopped)
+		c->held = *rt;
+	else
+		c->epoch0 = time_to_seconds(rt) - (int64_t)seconds_in(c, now);
 }
 
 /* The periodic rate as a divider of 32768 Hz; 0 if RS selects none. */
@@ -144,22 +172,15 @@ static int hour_from_reg(const struct cmos *c, uint8_t v)
 	return from_reg(c, v & 0x7f) % 12 + ((v & 0x80) ? 12 : 0);
 }
 
-static void rtc_tm(int64_t t, struct tm *tm)
-{
-	time_t tt = (time_t)t;
-
-	gmtime_r(&tt, tm);
-}
-
 /* An alarm byte of 0xc0 or more matches any value. */
 static int alarm_matches(const struct cmos *c, int64_t t)
 {
-	struct tm tm;
+	struct rtc_time rt;
 
-	rtc_tm(t, &tm);
-	return (c->ram[SECONDS_ALARM] >= 0xc0 || c->ram[SECONDS_ALARM] == to_reg(c, tm.tm_sec)) &&
-	       (c->ram[MINUTES_ALARM] >= 0xc0 || c->ram[MINUTES_ALARM] == to_reg(c, tm.tm_min)) &&
-	       (c->ram[HOURS_ALARM] >= 0xc0 || c->ram[HOURS_ALARM] == hour_to_reg(c, tm.tm_hour));
+	time_from_seconds(t, &rt);
+	return (c->ram[SECONDS_ALARM] >= 0xc0 || c->ram[SECONDS_ALARM] == to_reg(c, rt.sec)) &&
+	       (c->ram[MINUTES_ALARM] >= 0xc0 || c->ram[MINUTES_ALARM] == to_reg(c, rt.min)) &&
+	       (c->ram[HOURS_ALARM] >= 0xc0 || c->ram[HOURS_ALARM] == hour_to_reg(c, rt.hour));
 }
 
 /* Updates (one a second while time runs) in (synced_ns, now]: UF, and AF if
@@ -249,70 +270,77 @@ static int update_in_progress(const struct cmos *c, uint64_t now)
 	return (now - c->base_ns) % NS_PER_S >= NS_PER_S - UIP_NS;
 }
 
-static uint8_t read_time(const struct cmos *c, unsigned reg, uint64_t now)
+/* Day of the week, 1 = Sunday, from the date. */
+static int weekday(const struct rtc_time *rt)
 {
+	time_t t = (time_t)time_to_seconds(rt);
 	struct tm tm;
 
-	rtc_tm(rtc_seconds(c, now), &tm);
+	gmtime_r(&t, &tm);
+	return tm.tm_wday + 1;
+}
+
+static uint8_t read_time(const struct cmos *c, unsigned reg, uint64_t now)
+{
+	struct rtc_time rt;
+
+	current_time(c, now, &rt);
 	switch (reg) {
 	case SECONDS:
-		return to_reg(c, tm.tm_sec);
+		return to_reg(c, rt.sec);
 	case MINUTES:
-		return to_reg(c, tm.tm_min);
+		return to_reg(c, rt.min);
 	case HOURS:
-		return hour_to_reg(c, tm.tm_hour);
+		return hour_to_reg(c, rt.hour);
 	case WEEKDAY:
-		return to_reg(c, tm.tm_wday + 1);
+		return to_reg(c, weekday(&rt));
 	case DAY:
-		return to_reg(c, tm.tm_mday);
+		return to_reg(c, rt.mday);
 	case MONTH:
-		return to_reg(c, tm.tm_mon + 1);
+		return to_reg(c, rt.mon);
 	case YEAR:
-		return to_reg(c, (tm.tm_year + 1900) % 100);
+		return to_reg(c, rt.year % 100);
 	default: /* CENTURY */
-		return to_reg(c, (tm.tm_year + 1900) / 100);
+		return to_reg(c, rt.year / 100);
 	}
 }
 
 /*
- * A write to a time field: the other fields are kept and the result is
- * normalized as a date, so nonsense (the 31st of February) rolls over
- * instead of being kept as the chip would. The day of the week always
- * follows the date, so writes to it are ignored.
+ * A write to a time field. Running, a nonsense date (the 31st of February)
+ * rolls over instead of being kept as the chip would. The day of the week
+ * always follows the date, so writes to it are ignored.
  */
 static void write_time(struct cmos *c, unsigned reg, uint8_t v, uint64_t now)
 {
-	struct tm tm;
-	int year;
+	struct rtc_time rt;
 
-	rtc_tm(rtc_seconds(c, now), &tm);
-	year = tm.tm_year + 1900;
+	current_time(c, now, &rt);
 	switch (reg) {
 	case SECONDS:
-		tm.tm_sec = from_reg(c, v);
+		rt.sec = from_reg(c, v);
 		break;
 	case MINUTES:
-		tm.tm_min = from_reg(c, v);
+		rt.min = from_reg(c, v);
 		break;
 	case HOURS:
-		tm.tm_hour = hour_from_reg(c, v);
+		rt.hour = hour_from_reg(c, v);
 		break;
 	case WEEKDAY:
 		return;
 	case DAY:
-		tm.tm_mday = from_reg(c, v);
+		rt.mday = from_reg(c, v);
 		break;
 	case MONTH:
-		tm.tm_mon = from_reg(c, v) - 1;
+		rt.mon = from_reg(c, v);
 		break;
 	case YEAR:
-		tm.tm_year = year / 100 * 100 + from_reg(c, v) % 100 - 1900;
+		rt.year = rt.year / 100 * 100 + from_reg(c, v) % 100;
 		break;
 	default: /* CENTURY */
-		tm.tm_year = from_reg(c, v) * 100 + year % 100 - 1900;
+		rt.year = from_reg(c, v) * 100 + rt.year % 100;
 		break;
 	}
-	rtc_set_seconds(c, now, (int64_t)timegm(&tm));
+	set_current_time(c, now, &rt);
 }
 
 /* Register A or B changed whether time runs: stopping freezes the time,
@@ -322,11 +350,11 @@ static void time_run_change(struct cmos *c, uint64_t now, int was_running)
 	int runs = time_runs(c);
 
 	if (was_running && !runs) {
-		c->frozen = rtc_seconds(c, now);
+		current_time(c, now, &c->held);
 		c->stopped = 1;
 	} else if (!was_running && runs) {
 		c->stopped = 0;
-		c->epoch0 = c->frozen - (int64_t)seconds_in(c, now);
+		c->epoch0 = time_to_seconds(&c->held) - (int64_t)seconds_in(c, now);
 	}
 }
 
@@ -523,7 +551,12 @@ static void cmos_save(void *dev, struct dev_state *s)
 	state_put_u8(s, c->flags);
 	state_put_u8(s, c->irq_level);
 	state_put_u8(s, c->stopped);
-	state_put_u64(s, (uint64_t)c->frozen);
+	state_put_u8(s, (uint8_t)c->held.sec);
+	state_put_u8(s, (uint8_t)c->held.min);
+	state_put_u8(s, (uint8_t)c->held.hour);
+	state_put_u8(s, (uint8_t)c->held.mday);
+	state_put_u8(s, (uint8_t)c->held.mon);
+	state_put_u16(s, (uint16_t)c->held.year);
 	/* The time now and the divider's phase within the second: host clock
 	 * readings mean nothing in the process that restores. */
 	state_put_u64(s, (uint64_t)(c->epoch0 + (int64_t)seconds_in(c, now)));
@@ -543,7 +576,12 @@ static int cmos_restore(void *dev, struct dev_state *s)
 	n.flags = state_get_u8(s);
 	n.irq_level = state_get_bool(s, &ok);
 	n.stopped = state_get_bool(s, &ok);
-	n.frozen = (int64_t)state_get_u64(s);
+	n.held.sec = state_get_u8(s);
+	n.held.min = state_get_u8(s);
+	n.held.hour = state_get_u8(s);
+	n.held.mday = state_get_u8(s);
+	n.held.mon = state_get_u8(s);
+	n.held.year = state_get_u16(s);
 	n.epoch0 = (int64_t)state_get_u64(s);
 	phase = state_get_u32(s);
 	n.base_ns = now >= phase ? now - phase : 0;
