@@ -108,6 +108,15 @@ static inline int state_get_bool(struct dev_state *s, int *ok)
 }
 
 /*
+ * a * b / c, rounded down or up, for clock conversions; exact as long as
+ * b * c fits in 64 bits (it does for every rate a device uses).
+ */
+static inline uint64_t muldiv64(uint64_t a, uint64_t b, uint64_t c, int round_up)
+{
+	return a / c * b + (a % c * b + (round_up ? c - 1 : 0)) / c;
+}
+
+/*
  * The ISA bus splits a wide access to an 8-bit device into byte cycles at
  * consecutive ports; byte-wide devices use these to do the same.
  */

@@ -135,13 +135,12 @@ static uint64_t periodic_index(const struct cmos *c, uint64_t t, uint64_t div)
 {
 	if (t <= c->base_ns)
 		return 0;
-	return (uint64_t)((unsigned __int128)(t - c->base_ns) * DIVIDER_HZ / (div * NS_PER_S));
+	return muldiv64(t - c->base_ns, DIVIDER_HZ, div * NS_PER_S, 0);
 }
 
 static uint64_t periodic_time(const struct cmos *c, uint64_t k, uint64_t div)
 {
-	return c->base_ns +
-	       (uint64_t)(((unsigned __int128)k * div * NS_PER_S + DIVIDER_HZ - 1) / DIVIDER_HZ);
+	return c->base_ns + muldiv64(k, div * NS_PER_S, DIVIDER_HZ, 1);
 }
 
 static uint8_t to_reg(const struct cmos *c, int v)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lightvm/devices.h"
@@ -31,7 +32,8 @@ static void e9_write(struct debugport *d, uint8_t b)
 		n = write(d->out_fd, &b, 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno != EAGAIN) {
-		log_warn("console output: %m; port 0xe9 output is dropped from now on");
+		log_warn("console output: %s; port 0xe9 output is dropped from now on",
+			 strerror(errno));
 		d->out_fd = -1;
 	}
 }

@@ -78,14 +78,14 @@ static uint64_t ticks_between(uint64_t from, uint64_t to)
 {
 	if (to <= from)
 		return 0;
-	return (uint64_t)((unsigned __int128)(to - from) * PIT_HZ / NS_PER_S);
+	return muldiv64(to - from, PIT_HZ, NS_PER_S, 0);
 }
 
 /* Nanoseconds from tick 0 to the start of tick t (rounded up, so that
  * ticks_between(0, tick_ns(t)) == t). */
 static uint64_t tick_ns(uint64_t t)
 {
-	return (uint64_t)(((unsigned __int128)t * NS_PER_S + PIT_HZ - 1) / PIT_HZ);
+	return muldiv64(t, NS_PER_S, PIT_HZ, 1);
 }
 
 /* Apply a count that was waiting for the end of the current period. */

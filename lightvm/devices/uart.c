@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lightvm/devices.h"
@@ -212,7 +213,7 @@ static void rx_input(void *opaque)
 		return;
 	if (n <= 0) {
 		if (n < 0)
-			log_warn("console input: %m; COM1 receives nothing more");
+			log_warn("console input: %s; COM1 receives nothing more", strerror(errno));
 		u->in_eof = 1;
 	}
 	for (ssize_t i = 0; i < n; i++)
@@ -246,7 +247,8 @@ static void tx_out(struct uart *u, uint8_t b)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno != EAGAIN) {
-			log_warn("console output: %m; COM1 output is dropped from now on");
+			log_warn("console output: %s; COM1 output is dropped from now on",
+				 strerror(errno));
 			u->out_fd = -1;
 			return;
 		}

@@ -142,9 +142,13 @@ static void test_rotation(void)
 	irq(1, 1);
 	irq(5, 1);
 	CHECK_EQ(ack(), 0x25);		/* 5 outranks 1 now */
+	irq(5, 0);
+	irq(5, 1);			/* 5 requests again */
 	out8(0x20, 0xa0);		/* rotate on non-specific EOI: 5 becomes lowest */
 	CHECK_EQ(isr(0x20), 0x00);
 	CHECK_EQ(ack(), 0x21);
+	out8(0x20, 0x20);
+	CHECK_EQ(ack(), 0x25);
 	out8(0x20, 0x20);
 	irq(1, 0);
 	irq(5, 0);
@@ -344,6 +348,7 @@ static void test_power_on(void)
 	irq(1, 0);
 	irq(1, 1);
 	CHECK_EQ(ack(), 0x09);
+	out8(0x20, 0x20);
 	irq(8 + 3, 0);
 	irq(8 + 3, 1);
 	CHECK_EQ(ack(), 0x73);
