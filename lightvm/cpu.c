@@ -397,14 +397,26 @@ static struct fault far_transfer(struct vm *vm, uint16_t sel, uint32_t off, int 
 	return no_fault;
 }
 
+/*
+ * Raise the fault a far transfer ran into. Faults are restartable: the
+ * guest's handler sees ESP as it was before the instruction, whatever the
+ * instruction popped or pushed before it met the bad selector.
+ */
+static void fault_restart(struct vm *vm, struct fault f, uint64_t esp)
+{
+	vm->cpu.regs.rsp = esp;
+	cpu_fault(vm, f.vec, f.err);
+}
+
 int cpu_far_transfer(struct vm *vm, uint16_t sel, uint32_t off, int call, int op32,
 		     uint32_t next)
 {
+	uint64_t esp = vm->cpu.regs.rsp;
 	struct fault f = far_transfer(vm, sel, off, call, op32, next);
 
 	if (f.vec < 0)
 		return 0;
-	cpu_fault(vm, f.vec, f.err);
+	fault_restart(vm, f, esp);
 	return -1;
 }
 
@@ -447,7 +459,7 @@ int cpu_far_ret(struct vm *vm, int op32, uint16_t imm)
 	struct cpu *c = &vm->cpu;
 	unsigned size = op32 ? 4 : 2;
 	uint32_t eip, cs;
-	uint64_t d;
+	uint64_t d, esp = c->regs.rsp;
 	struct fault f = pop_code_selector(vm, size, &eip, &cs, &d);
 
 	if (f.vec < 0 && (cs & 3) > c->cpl) {
@@ -457,7 +469,7 @@ int cpu_far_ret(struct vm *vm, int op32, uint16_t imm)
 		c->regs.rsp += imm;
 	}
 	if (f.vec >= 0) {
-		cpu_fault(vm, f.vec, f.err);
+		fault_restart(vm, f, esp);
 		return -1;
 	}
 	c->regs.rip = eip;
@@ -469,7 +481,7 @@ int cpu_iret(struct vm *vm, int op32)
 	struct cpu *c = &vm->cpu;
 	unsigned size = op32 ? 4 : 2, old_cpl = c->cpl;
 	uint32_t eip, cs, fl;
-	uint64_t d;
+	uint64_t d, esp = c->regs.rsp;
 	struct fault f;
 
 	if (c->vflags & FL_NT) {
@@ -488,7 +500,7 @@ int cpu_iret(struct vm *vm, int op32)
 	else if (f.vec < 0)
 		load_cs(vm, cs, d, old_cpl);
 	if (f.vec >= 0) {
-		cpu_fault(vm, f.vec, f.err);
+		fault_restart(vm, f, esp);
 		return -1;
 	}
 	/* Privilege rules for IF and IOPL apply at the level iret ran at. */

@@ -185,6 +185,18 @@ static void on_gone(struct vm *vm, int status)
 		vm_fail(vm, "the guest process exited (status %d)", WEXITSTATUS(status));
 }
 
+/*
+ * Whether a stop ends the interrupt shadow of sti or mov ss. Every stop
+ * but a kick means the shadowed instruction ran (natively, or it trapped
+ * and is emulated or faults now). A kick can stop the child before that
+ * instruction, so the shadow stays; at worst an interrupt then waits one
+ * instruction longer, as if the kick had come a little later.
+ */
+static int ends_shadow(const struct child_event *ev)
+{
+	return !(ev->kind == CHILD_SIGNAL && ev->info.si_signo == KICK_SIGNAL);
+}
+
 static void handle_stop(struct vm *vm, const struct child_event *ev)
 {
 	uint64_t t0 = vm_clock_ns();
@@ -194,6 +206,8 @@ static void handle_stop(struct vm *vm, const struct child_event *ev)
 		return;
 	}
 	cpu_from_host(vm);
+	if (ends_shadow(ev))
+		vm->cpu.inhibit = 0;	/* before emulating: sti or mov ss may set it anew */
 	if (ev->kind == CHILD_SYSCALL) {
 		on_syscall(vm);
 		vm_account(vm, STAT_SYSCALL, 0, vm_clock_ns() - t0);
@@ -224,9 +238,9 @@ enum lvm_exit lvm_run(struct vm *vm)
 		deliver_interrupt(vm);
 		if (vm->stop)
 			break;
-		/* After sti or mov ss, one more instruction runs before an interrupt. */
+		/* After sti or mov ss, one more instruction runs before an interrupt;
+		 * the shadow ends when a stop shows it ran (handle_stop). */
 		step = vm->cpu.inhibit && vm_irq_pending(vm);
-		vm->cpu.inhibit = 0;
 		if (cpu_to_host(vm) || child_resume(vm->child, step)) {
 			vm_fail(vm, "cannot resume the guest process: %s", strerror(errno));
 			break;

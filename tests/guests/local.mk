@@ -8,7 +8,9 @@ GUEST_RUNTIME = $(srcdir)/tests/guests/lib/boot.S $(srcdir)/tests/guests/lib/isr
 GUEST_DEPS = $(GUEST_RUNTIME) $(srcdir)/tests/guests/lib/guest.h \
 	$(srcdir)/tests/guests/lib/guest.ld
 GUEST_LINK = $(CC) $(GUEST_CFLAGS) $(GUEST_LINK_FLAGS) $(GUEST_RUNTIME)
-MICRO_GUESTS = tests/guests/demo/demo.elf tests/guests/exceptions/exceptions.elf
+MICRO_GUESTS = tests/guests/demo/demo.elf tests/guests/exceptions/exceptions.elf \
+	tests/guests/iflag/iflag.elf tests/guests/pic/pic.elf tests/guests/pit/pit.elf \
+	tests/guests/uart/uart.elf tests/guests/descriptors/descriptors.elf tests/guests/rings/rings.elf
 
 tests/guests/demo/demo.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/demo/demo.c
 	@mkdir -p tests/guests/demo
@@ -18,9 +20,39 @@ tests/guests/exceptions/exceptions.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/exc
 	@mkdir -p tests/guests/exceptions
 	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/exceptions/exceptions.c
 
+tests/guests/iflag/iflag.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/iflag/iflag.c
+	@mkdir -p tests/guests/iflag
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/iflag/iflag.c
+
+tests/guests/pic/pic.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/pic/pic.c
+	@mkdir -p tests/guests/pic
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/pic/pic.c
+
+tests/guests/pit/pit.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/pit/pit.c
+	@mkdir -p tests/guests/pit
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/pit/pit.c
+
+tests/guests/uart/uart.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/uart/uart.c
+	@mkdir -p tests/guests/uart
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/uart/uart.c
+
+tests/guests/descriptors/descriptors.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/descriptors/descriptors.c
+	@mkdir -p tests/guests/descriptors
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/descriptors/descriptors.c
+
+tests/guests/rings/rings.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/rings/rings.c
+	@mkdir -p tests/guests/rings
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/rings/rings.c
+
 tests/guests/hostile/hostile.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/hostile/hostile.c
 	@mkdir -p tests/guests/hostile
 	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/hostile/hostile.c
+
+# The benchmark guest (bench/traps.sh, `make bench-traps`): not a test.
+tests/guests/bench/bench.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/bench/bench.c \
+		$(srcdir)/tests/guests/bench/cpuwork.h
+	@mkdir -p tests/guests/bench
+	$(AM_V_CC)$(GUEST_LINK) -o $@ $(srcdir)/tests/guests/bench/bench.c
 
 tests/guests/triple/triple.elf: $(GUEST_DEPS) $(srcdir)/tests/guests/triple/triple.c
 	@mkdir -p tests/guests/triple
@@ -35,4 +67,6 @@ CLEANFILES += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf tests/guests/trip
 EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/hostile.sh \
 	tests/guests/triple.sh tests/guests/triple/triple.c \
 	tests/guests/hostile/hostile.c tests/guests/demo/demo.c \
-	tests/guests/exceptions/exceptions.c
+	tests/guests/exceptions/exceptions.c tests/guests/iflag/iflag.c tests/guests/pic/pic.c \
+	tests/guests/pit/pit.c tests/guests/uart/uart.c tests/guests/descriptors/descriptors.c \
+	tests/guests/rings/rings.c

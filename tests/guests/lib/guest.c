@@ -6,9 +6,6 @@
 
 #include "guest.h"
 
-#define COM1 0x3f8
-#define PIC1 0x20
-#define PIC2 0xa0
 #define PIT_HZ 1193182u
 #define ACPI_PM1A_CNT 0x604
 #define ACPI_SLP_S5 0x2000
@@ -137,6 +134,7 @@ void guest_init(void)
 	for (const uint32_t *e = isr_table; e[0] != 0xffffffff; e += 2)
 		set_gate(e[0], e[1], 0);
 	load_tables();
+	pic_init(0);	/* a BIOS may have left IRQ0 unmasked at vector 8, a CPU exception's */
 }
 
 void gdt_set(unsigned idx, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
@@ -165,6 +163,16 @@ void allow_user_int(unsigned vec)
 	idt[vec].type |= 3 << 5;
 }
 
+void set_trap_gate(unsigned vec)
+{
+	idt[vec].type |= 1;
+}
+
+void set_kernel_stack(void *top)
+{
+	tss.esp0 = (uint32_t)top;
+}
+
 void guest_trap(struct trap_frame *f)
 {
 	if (handlers[f->vector]) {
@@ -185,8 +193,7 @@ void pic_init(uint16_t unmasked)
 	outb(PIC2 + 1, 2);
 	outb(PIC1 + 1, 1);	/* 8086 mode */
 	outb(PIC2 + 1, 1);
-	outb(PIC1 + 1, ~unmasked & 0xff);
-	outb(PIC2 + 1, ~unmasked >> 8);
+	pic_mask(unmasked);
 }
 
 void pic_eoi(unsigned irq)
@@ -194,6 +201,33 @@ void pic_eoi(unsigned irq)
 	if (irq >= 8)
 		outb(PIC2, 0x20);
 	outb(PIC1, 0x20);
+}
+
+void pic_mask(uint16_t unmasked)
+{
+	outb(PIC1 + 1, ~unmasked & 0xff);
+	outb(PIC2 + 1, ~unmasked >> 8);
+}
+
+uint16_t pic_read(int isr)
+{
+	uint8_t ocw3 = 0x0a | (isr ? 1 : 0);	/* read register: IRR, or ISR with bit 0 */
+
+	outb(PIC1, ocw3);
+	outb(PIC2, ocw3);
+	return inb(PIC1) | inb(PIC2) << 8;
+}
+
+uint8_t cmos_read(unsigned reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+void cmos_write(unsigned reg, uint8_t v)
+{
+	outb(0x70, reg);
+	outb(0x71, v);
 }
 
 void pit_init(unsigned hz)

@@ -15,6 +15,11 @@
 #define SEL_TSS 0x28
 #define VEC_IRQ0 0x20
 #define VEC_SYSCALL 0x80
+#define VEC_SPARE1 0x81		/* free software vectors for the guests' own use */
+#define VEC_SPARE2 0x82
+#define PIC1 0x20
+#define PIC2 0xa0
+#define COM1 0x3f8
 
 /* What isr_common pushes, lowest address first. */
 struct trap_frame {
@@ -31,7 +36,7 @@ static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %
 static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 
-/* Set up COM1, GDT, TSS and IDT; every vector goes to guest_trap(). */
+/* Set up COM1, GDT, TSS and IDT, every IRQ masked; every vector goes to guest_trap(). */
 void guest_init(void);
 /* Print formatted text on COM1 (%d %u %x %s %c). */
 void gprintf(const char *fmt, ...);
@@ -39,10 +44,22 @@ void gprintf(const char *fmt, ...);
 void set_handler(unsigned vec, trap_handler h);
 /* Let ring 3 raise vector vec with int n. */
 void allow_user_int(unsigned vec);
+/* Make vector vec a trap gate: its handler runs with IF as it was. */
+void set_trap_gate(unsigned vec);
+/* Make entries from ring 3 switch to the stack ending at top (TSS esp0). */
+void set_kernel_stack(void *top);
 /* Remap the PICs to VEC_IRQ0 and unmask only the IRQs in mask. */
 void pic_init(uint16_t unmasked);
 /* Acknowledge an IRQ at the PIC(s). */
 void pic_eoi(unsigned irq);
+/* Change the PICs' masks to unmask only the IRQs in mask (pending requests stay). */
+void pic_mask(uint16_t unmasked);
+/* Read both PICs' IRR (isr=0) or ISR (isr=1) through OCW3; the slave's is the high byte. */
+uint16_t pic_read(int isr);
+/* Read register reg of the CMOS RTC. */
+uint8_t cmos_read(unsigned reg);
+/* Write v to register reg of the CMOS RTC. */
+void cmos_write(unsigned reg, uint8_t v);
 /* Program PIT channel 0 as a rate generator at hz. */
 void pit_init(unsigned hz);
 /* Run fn in ring 3 on stack top; returns when ring 3 raises VEC_SYSCALL with eax=0. */

@@ -20,7 +20,7 @@ isr_\vec:
 	stub 16,0; stub 17,1; stub 18,0; stub 19,0
 	stub 32,0; stub 33,0; stub 34,0; stub 35,0; stub 36,0; stub 37,0; stub 38,0; stub 39,0
 	stub 40,0; stub 41,0; stub 42,0; stub 43,0; stub 44,0; stub 45,0; stub 46,0; stub 47,0
-	stub 128,0
+	stub 128,0; stub 129,0; stub 130,0
 
 	.type isr_common, @function
 isr_common:
@@ -43,7 +43,7 @@ isr_common:
 	.globl isr_table
 	.align 4
 isr_table:			/* vector, stub; ends with vector 0xffffffff */
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,128
+	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,128,129,130
 	.long \v, isr_\v
 	.endr
 	.long 0xffffffff, 0

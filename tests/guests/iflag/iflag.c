@@ -1,0 +1,243 @@
+/*
+ * iflag.c - the interrupt flag: cli, sti, pushf, popf and iret at ring 0
+ * and ring 3, the one-instruction interrupt shadow after sti (and its
+ * absence after popf and iret), interrupt and trap gates, and IOPL.
+ *
+ * A pending interrupt is made deterministic by waiting, with IF clear, until
+ * the PIC's IRR shows IRQ0 from the PIT; the handler records where it
+ * interrupted and masks IRQ0 again, so each test sees exactly one delivery.
+ */
+#include "../lib/guest.h"
+
+#define FL_ARITH 0x8d5u	/* CF PF AF ZF SF DF OF */
+#define FL_IF 0x200u
+#define FL_IOPL 0x3000u
+#define FL_NT 0x4000u
+#define FL_AC 0x40000u
+#define FL_ID 0x200000u
+
+void user_return(void);
+
+static uint8_t user_stack[4096] __attribute__((aligned(16)));
+static volatile unsigned irqs;
+static volatile uint32_t irq_eip, irq_eflags;
+static volatile uint32_t gate_eflags;
+
+static uint32_t get_flags(void)
+{
+	uint32_t f;
+
+	__asm__ volatile("pushf\n\tpop %0" : "=r"(f) :: "memory");
+	return f;
+}
+
+static void set_flags(uint32_t f)
+{
+	__asm__ volatile("push %0\n\tpopf" :: "r"(f) : "cc", "memory");
+}
+
+/* IRQ0: note where it struck, then keep further ticks out until re-armed. */
+static void on_timer(struct trap_frame *f)
+{
+	irqs++;
+	irq_eip = f->eip;
+	irq_eflags = f->eflags;
+	pic_mask(0);
+	pic_eoi(0);
+}
+
+/* With IF clear, unmask IRQ0 and wait until the PIC holds a request for it. */
+static void make_pending(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+	irqs = 0;
+	irq_eip = 0;
+	pic_mask(1 << 0);
+	while (!(pic_read(0) & 1))
+		;
+}
+
+static void test_cli_sti(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+	check(!(get_flags() & FL_IF), "pushf after cli shows IF=0");
+	__asm__ volatile("sti" ::: "memory");
+	check(get_flags() & FL_IF, "pushf after sti shows IF=1");
+	__asm__ volatile("cli" ::: "memory");
+	set_flags(get_flags() | FL_IF);
+	check(get_flags() & FL_IF, "popf sets IF");
+	set_flags(get_flags() & ~FL_IF);
+	check(!(get_flags() & FL_IF), "popf clears IF");
+	check((get_flags() & 0x802a) == 0x2, "pushf: bit 1 reads 1, bits 3, 5 and 15 read 0");
+}
+
+/* popf v, then pushf at once, before compiled code can touch the arithmetic flags. */
+static uint32_t popf_pushf(uint32_t v)
+{
+	uint32_t seen;
+
+	__asm__ volatile("push %1\n\tpopf\n\tpushf\n\tpop %0\n\tcld" : "=r"(seen) : "r"(v)
+			 : "cc", "memory");
+	return seen;
+}
+
+/* Arithmetic flags and DF (which the host runs natively) and the system bits. */
+static void test_other_flags(void)
+{
+	uint32_t base = get_flags() & ~FL_ARITH, seen;
+
+	check((popf_pushf(base | FL_ARITH) & FL_ARITH) == FL_ARITH &&
+	      !(popf_pushf(base) & FL_ARITH), "popf sets and clears CF PF AF ZF SF DF OF");
+	__asm__ volatile("pushf\n\torl $0x8d5, (%%esp)\n\tpush %%cs\n\tpush $1f\n\tiret\n1:\t"
+			 "pushf\n\tpop %0\n\tcld" : "=r"(seen) :: "cc", "memory");
+	check((seen & FL_ARITH) == FL_ARITH, "iret restores CF PF AF ZF SF DF OF");
+	seen = popf_pushf(base | FL_AC | FL_ID | FL_NT);
+	check((seen & (FL_AC | FL_ID | FL_NT)) == (FL_AC | FL_ID | FL_NT) &&
+	      !(popf_pushf(base) & (FL_AC | FL_ID | FL_NT)), "popf sets and clears AC, ID and NT");
+	__asm__ volatile("pushw %0\n\tpopfw" :: "r"((uint16_t)(base | FL_IF)) : "cc", "memory");
+	seen = get_flags();
+	__asm__ volatile("cli" ::: "memory");
+	check(seen & FL_IF, "popfw (16-bit) sets IF too");
+}
+
+static void test_iret_if(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+	__asm__ volatile("pushf\n\tandl $~0x200, (%%esp)\n\tpush %%cs\n\tpush $1f\n\tiret\n1:"
+			 ::: "memory");
+	check(!(get_flags() & FL_IF), "iret restores IF=0 from the frame");
+	__asm__ volatile("pushf\n\torl $0x200, (%%esp)\n\tpush %%cs\n\tpush $1f\n\tiret\n1:"
+			 ::: "memory");
+	check(get_flags() & FL_IF, "iret restores IF=1 from the frame");
+	__asm__ volatile("cli" ::: "memory");
+}
+
+/* Hardware takes a pending interrupt only after the instruction after sti. */
+static void test_sti_shadow(void)
+{
+	uint32_t after;
+
+	make_pending();
+	__asm__ volatile("sti\n\tcli" ::: "memory");
+	check(irqs == 0, "sti; cli: no interrupt in the sti shadow");
+	check(pic_read(0) & 1, "sti; cli: IRQ0 is still pending afterwards");
+	__asm__ volatile("movl $1f, %0\n\tsti\n\tnop\n1:\tcli" : "=r"(after) :: "memory");
+	check(irqs == 1 && irq_eip == after, "sti; nop: the pending IRQ arrives right after the nop");
+	check(irq_eflags & FL_IF, "the interrupt frame holds IF=1");
+	make_pending();
+	__asm__ volatile("movl $1f, %0\n\tsti\n\thlt\n1:\tcli" : "=r"(after) :: "memory");
+	check(irqs == 1 && irq_eip == after, "sti; hlt: the pending IRQ wakes hlt and returns after it");
+}
+
+/* popf and iret have no shadow: the interrupt comes before the next instruction. */
+static void test_no_shadow(void)
+{
+	uint32_t at;
+
+	make_pending();
+	__asm__ volatile("movl $1f, %0\n\tpush %1\n\tpopf\n1:\tnop\n\tcli"
+			 : "=&r"(at) : "r"(get_flags() | FL_IF) : "cc", "memory");
+	check(irqs == 1 && irq_eip == at, "popf setting IF takes a pending IRQ at once");
+	make_pending();
+	__asm__ volatile("movl $1f, %0\n\tpushf\n\torl $0x200, (%%esp)\n\tpush %%cs\n\tpush $1f\n\t"
+			 "iret\n1:\tnop\n\tcli" : "=&r"(at) :: "memory");
+	check(irqs == 1 && irq_eip == at, "iret setting IF takes a pending IRQ at its target");
+}
+
+static void on_gate(struct trap_frame *f)
+{
+	gate_eflags = get_flags();
+}
+
+static void test_gates(void)
+{
+	__asm__ volatile("sti\n\tint %0\n\tcli" :: "i"(VEC_SPARE1) : "memory");
+	check(!(gate_eflags & FL_IF), "an interrupt gate clears IF");
+	__asm__ volatile("sti\n\tint %0\n\tcli" :: "i"(VEC_SPARE2) : "memory");
+	check(gate_eflags & FL_IF, "a trap gate leaves IF set");
+}
+
+static void test_iopl_ring0(void)
+{
+	set_flags(get_flags() | FL_IOPL);
+	check((get_flags() & FL_IOPL) == FL_IOPL, "popf at ring 0 sets IOPL 3");
+	set_flags(get_flags() & ~FL_IOPL);
+	check(!(get_flags() & FL_IOPL), "popf at ring 0 clears IOPL");
+}
+
+/* What ring 3 saw: IF after popf tries to clear it, IOPL after popf tries to change it. */
+static volatile uint32_t user_if_before, user_if_popf, user_iopl_popf, user_if_cli, user_if_sti,
+	user_if_iret;
+
+static void on_syscall(struct trap_frame *f)
+{
+	user_return();
+}
+
+static void leave_user(void)
+{
+	__asm__ volatile("int %0" :: "i"(VEC_SYSCALL), "a"(0));
+}
+
+static void user_iopl0(void)
+{
+	user_if_before = get_flags() & FL_IF;
+	set_flags(get_flags() & ~FL_IF);
+	user_if_popf = get_flags() & FL_IF;
+	set_flags(get_flags() | FL_IOPL);
+	user_iopl_popf = get_flags() & FL_IOPL;
+	__asm__ volatile("pushf\n\tandl $~0x200, (%%esp)\n\tpush %%cs\n\tpush $1f\n\tiret\n1:"
+			 ::: "memory");
+	user_if_iret = get_flags() & FL_IF;
+	leave_user();
+}
+
+static void user_iopl3(void)
+{
+	set_flags(get_flags() & ~FL_IF);
+	user_if_popf = get_flags() & FL_IF;
+	set_flags(get_flags() & ~FL_IOPL);
+	user_iopl_popf = get_flags() & FL_IOPL;
+	__asm__ volatile("sti" ::: "memory");
+	user_if_sti = get_flags() & FL_IF;
+	__asm__ volatile("cli" ::: "memory");
+	user_if_cli = get_flags() & FL_IF;
+	leave_user();
+}
+
+static void test_ring3(void)
+{
+	run_user(user_iopl0, user_stack + sizeof(user_stack));
+	check(user_if_before, "ring 3 runs with IF=1");
+	check(user_if_popf, "popf at ring 3 with IOPL 0 leaves IF set");
+	check(!user_iopl_popf, "popf at ring 3 cannot raise IOPL");
+	check(user_if_iret, "iret at ring 3 with IOPL 0 leaves IF set");
+
+	set_flags(get_flags() | FL_IOPL);
+	run_user(user_iopl3, user_stack + sizeof(user_stack));
+	set_flags(get_flags() & ~FL_IOPL);
+	check(!user_if_popf, "popf at ring 3 with IOPL 3 clears IF");
+	check(user_iopl_popf == FL_IOPL, "popf at ring 3 cannot lower IOPL");
+	check(user_if_sti && !user_if_cli, "sti and cli work at ring 3 with IOPL 3");
+}
+
+void guest_main(uint32_t magic, void *mbi)
+{
+	guest_init();
+	pit_init(1000);
+	set_handler(VEC_IRQ0, on_timer);
+	set_handler(VEC_SPARE1, on_gate);
+	set_handler(VEC_SPARE2, on_gate);
+	set_trap_gate(VEC_SPARE2);
+	set_handler(VEC_SYSCALL, on_syscall);
+	allow_user_int(VEC_SYSCALL);
+	test_cli_sti();
+	test_other_flags();
+	test_iret_if();
+	test_sti_shadow();
+	test_no_shadow();
+	test_gates();
+	test_iopl_ring0();
+	test_ring3();
+	finish();
+}
