@@ -1,9 +1,40 @@
 # bench/: benchmarks, run by hand (`make bench`); none of them is a test.
-EXTRA_DIST += bench/rewrite-vmlinux.sh bench/README.md
+EXTRA_DIST += bench/rewrite-vmlinux.sh bench/README.md bench/traps.sh bench/ptrace-floor.c \
+	bench/cpu-native.c tests/guests/bench/bench.c tests/guests/bench/cpuwork.h
+CLEANFILES += bench/ptrace-floor$(EXEEXT) bench/cpu-native$(EXEEXT) tests/guests/bench/bench.elf
+
+.PHONY: bench bench-rewrite bench-traps
+# The trap bench first: a missed rewrite target (exit 1) must not skip it.
+bench: bench-traps bench-rewrite
 
 # Rewrite the vmlinux of Debian's i386 686 kernel (fetched once, then cached).
-.PHONY: bench
-bench: rewriter/lilyvm-rewrite$(EXEEXT) ports/linux/lilyvm-unbzimage$(EXEEXT)
+bench-rewrite: rewriter/lilyvm-rewrite$(EXEEXT) ports/linux/lilyvm-unbzimage$(EXEEXT)
 	LILYVM_REWRITE=$(abs_top_builddir)/rewriter/lilyvm-rewrite$(EXEEXT) \
 	LILYVM_UNBZIMAGE=$(abs_top_builddir)/ports/linux/lilyvm-unbzimage$(EXEEXT) \
 		$(SHELL) $(top_srcdir)/bench/rewrite-vmlinux.sh
+
+# The monitor's trap costs against QEMU TCG and the host's floors (traps.sh).
+bench-traps: rewriter/lilyvm-rewrite$(EXEEXT) lightvm/lilyvm$(EXEEXT) \
+		tests/guests/bench/bench.elf bench/ptrace-floor$(EXEEXT) bench/cpu-native$(EXEEXT)
+	LILYVM_REWRITE=$(abs_top_builddir)/rewriter/lilyvm-rewrite$(EXEEXT) \
+	LILYVM=$(abs_top_builddir)/lightvm/lilyvm$(EXEEXT) \
+	BENCH_GUEST=$(abs_top_builddir)/tests/guests/bench/bench.elf \
+	PTRACE_FLOOR=$(abs_top_builddir)/bench/ptrace-floor$(EXEEXT) \
+	CPU_NATIVE=$(abs_top_builddir)/bench/cpu-native$(EXEEXT) \
+		$(SHELL) $(top_srcdir)/bench/traps.sh
+
+# Host programs, built with the host compiler.
+bench/ptrace-floor$(EXEEXT): $(srcdir)/bench/ptrace-floor.c
+	@mkdir -p bench
+	$(AM_V_CC)$(CC) $(AM_CPPFLAGS) $(AM_CFLAGS) -o $@ $(srcdir)/bench/ptrace-floor.c
+
+# The guest's flags where they change the hash's code, so that both run the
+# same instructions: -ffreestanding above all (no builtins: gcc then compiles
+# the hash differently, and 1.5x slower here). 32-bit like the guest when the
+# host can link 32-bit programs (gcc-multilib), else native width.
+CPU_NATIVE_FLAGS = $(AM_CPPFLAGS) -ffreestanding -O2 -fno-omit-frame-pointer \
+	-fno-stack-protector -fno-pie -no-pie
+bench/cpu-native$(EXEEXT): $(srcdir)/bench/cpu-native.c $(srcdir)/tests/guests/bench/cpuwork.h
+	@mkdir -p bench
+	$(AM_V_CC)$(CC) -m32 $(CPU_NATIVE_FLAGS) -o $@ $(srcdir)/bench/cpu-native.c 2>/dev/null || \
+		$(CC) $(CPU_NATIVE_FLAGS) -o $@ $(srcdir)/bench/cpu-native.c
