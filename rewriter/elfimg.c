@@ -55,6 +55,12 @@ static int in_file(uint64_t off, uint64_t size, size_t len)
 	return off <= len && size <= len - off;
 }
 
+/* True if the byte ranges [a, a+alen) and [b, b+blen) share a byte. */
+static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return alen && blen && a < b + blen && b < a + alen;
+}
+
 static int check_ident(const uint8_t *b, size_t len, char *err)
 {
 	if (len < 4 || memcmp(b, ELFMAG, SELFMAG) != 0)
@@ -155,6 +161,12 @@ out:
 	return rc;
 }
 
+/* Only these sections have bytes in the file; the offsets of others mean nothing. */
+static int has_file_bytes(const Elf32_Shdr *sh)
+{
+	return sh->sh_type != SHT_NOBITS && sh->sh_type != SHT_NULL && sh->sh_size;
+}
+
 static int check_sections(const Elf32_Shdr *sh, size_t n, size_t len, char *err)
 {
 	struct span *s = calloc(n + 1, sizeof(*s));
@@ -164,7 +176,7 @@ static int check_sections(const Elf32_Shdr *sh, size_t n, size_t len, char *err)
 	if (!s)
 		return rw_fail(err, "out of memory");
 	for (size_t i = 1; i < n && !rc; i++) {
-		if (sh[i].sh_type == SHT_NOBITS || sh[i].sh_type == SHT_NULL || !sh[i].sh_size)
+		if (!has_file_bytes(&sh[i]))
 			continue;
 		if (!in_file(sh[i].sh_offset, sh[i].sh_size, len))
 			rc = rw_fail(err, "section %zu (offset 0x%x, %u bytes) points past the end of the file",
@@ -175,6 +187,31 @@ static int check_sections(const Elf32_Shdr *sh, size_t n, size_t len, char *err)
 		rc = rw_fail(err, "sections %zu and %zu overlap in the file", s[k - 1].idx, s[k].idx);
 	free(s);
 	return rc;
+}
+
+/*
+ * The writer replaces the section header table when it ends the file, so
+ * nothing kept as is may share its bytes: not the ELF header, the program
+ * header table, a segment or a section.
+ */
+static int check_section_table(const struct rw_image *img, const Elf32_Phdr *ph, size_t nph,
+			       char *err)
+{
+	uint64_t off = img->ehdr.e_shoff, len = img->shnum * sizeof(Elf32_Shdr);
+
+	if (ranges_overlap(off, len, 0, sizeof(Elf32_Ehdr)) ||
+	    ranges_overlap(off, len, img->ehdr.e_phoff, nph * sizeof(Elf32_Phdr)))
+		return rw_fail(err, "section header table overlaps the ELF or program headers");
+	for (size_t i = 0; i < nph; i++)
+		if (ph[i].p_type == PT_LOAD && ranges_overlap(ph[i].p_offset, ph[i].p_filesz, off, len))
+			return rw_fail(err, "segment %zu overlaps the section header table", i);
+	for (size_t i = 1; i < img->shnum; i++) {
+		const Elf32_Shdr *s = &img->shdrs[i];
+
+		if (has_file_bytes(s) && ranges_overlap(s->sh_offset, s->sh_size, off, len))
+			return rw_fail(err, "section %zu overlaps the section header table", i);
+	}
+	return 0;
 }
 
 /* The PT_LOAD segment whose file bytes hold [vaddr, vaddr+size), or NULL. */
@@ -242,7 +279,8 @@ static int find_regions(struct rw_image *img, const Elf32_Phdr *ph, size_t nph, 
 		return rw_fail(err, "no executable code: no SHF_EXECINSTR section and no PF_X segment");
 	qsort(img->regions, img->n_regions, sizeof(*img->regions), region_cmp);
 	for (size_t i = 1; i < img->n_regions; i++)
-		if (img->regions[i].vaddr < (uint64_t)img->regions[i - 1].vaddr + img->regions[i - 1].size)
+		if (img->regions[i].vaddr <
+		    (uint64_t)img->regions[i - 1].vaddr + img->regions[i - 1].size)
 			return rw_fail(err, "executable regions overlap at 0x%x", img->regions[i].vaddr);
 	return 0;
 }
@@ -254,25 +292,27 @@ static int func_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static int collect_funcs(struct rw_image *img, Elf *elf, char *err)
+/*
+ * STT_FUNC symbols that start in code, from every symbol table. Tables and
+ * symbols are read through aligned copies: in the file they may sit at any
+ * offset, and libelf would hand them back in place.
+ */
+static int collect_funcs(struct rw_image *img, char *err)
 {
-	Elf_Scn *scn = NULL;
 	size_t cap = 0;
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf32_Shdr *sh = elf32_getshdr(scn);
-		Elf_Data *d;
-		size_t n;
+	for (size_t k = 1; k < img->shnum; k++) {
+		const Elf32_Shdr *sh = &img->shdrs[k];
 
-		if (!sh || sh->sh_type != SHT_SYMTAB || !(d = elf_getdata(scn, NULL)))
+		if (sh->sh_type != SHT_SYMTAB)
 			continue;
-		n = d->d_size / sizeof(Elf32_Sym);
-		for (size_t i = 0; i < n; i++) {
-			const Elf32_Sym *sym = (const Elf32_Sym *)d->d_buf + i;
+		for (size_t i = 0; i < sh->sh_size / sizeof(Elf32_Sym); i++) {
+			Elf32_Sym sym;
 			struct rw_func *f;
 
-			if (ELF32_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF ||
-			    !rw_region_of(img, sym->st_value))
+			memcpy(&sym, img->buf + sh->sh_offset + i * sizeof(sym), sizeof(sym));
+			if (ELF32_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
+			    !rw_region_of(img, sym.st_value))
 				continue;
 			if (img->n_funcs == cap) {
 				cap = cap ? 2 * cap : 256;
@@ -280,7 +320,7 @@ static int collect_funcs(struct rw_image *img, Elf *elf, char *err)
 					return rw_fail(err, "out of memory");
 				img->funcs = f;
 			}
-			img->funcs[img->n_funcs++] = (struct rw_func){ sym->st_value, sym->st_size };
+			img->funcs[img->n_funcs++] = (struct rw_func){ sym.st_value, sym.st_size };
 		}
 	}
 	if (img->funcs)	/* qsort must not be given NULL, even for no elements */
@@ -335,13 +375,27 @@ static void mark_boot_headers(struct rw_image *img)
 	}
 }
 
+/*
+ * The ELF header and the program header table are never code, but an
+ * executable segment from file offset 0 (the usual layout) holds them:
+ * without section headers, decoding it would patch sites into the headers.
+ * (No code lies in the section header table: check_section_table.)
+ */
+static void mark_elf_headers(struct rw_image *img, size_t nph)
+{
+	mark_data(img, 0, sizeof(Elf32_Ehdr));
+	mark_data(img, img->ehdr.e_phoff, nph * sizeof(Elf32_Phdr));
+}
+
 static int is_rewritten_note(const uint8_t *p, size_t size)
 {
-	const Elf32_Nhdr *nh = (const Elf32_Nhdr *)p;
+	Elf32_Nhdr nh;
 
-	return size >= sizeof(*nh) + 8 && nh->n_namesz == sizeof(LILYVM_NOTE_NAME) &&
-	       nh->n_type == LILYVM_NOTE_REWRITTEN &&
-	       memcmp(p + sizeof(*nh), LILYVM_NOTE_NAME, sizeof(LILYVM_NOTE_NAME)) == 0;
+	if (size < sizeof(nh) + 8)
+		return 0;
+	memcpy(&nh, p, sizeof(nh));	/* the section may sit at any offset */
+	return nh.n_namesz == sizeof(LILYVM_NOTE_NAME) && nh.n_type == LILYVM_NOTE_REWRITTEN &&
+	       memcmp(p + sizeof(nh), LILYVM_NOTE_NAME, sizeof(LILYVM_NOTE_NAME)) == 0;
 }
 
 static const char *section_name(const struct rw_image *img, const Elf32_Shdr *sh)
@@ -369,7 +423,7 @@ static int find_lilyvm_sections(struct rw_image *img, char *err)
 		if (s->sh_type == SHT_NOTE && !strcmp(name, LILYVM_NOTE_SECTION) &&
 		    is_rewritten_note(img->buf + s->sh_offset, s->sh_size))
 			img->rewritten = 1;
-		if (!strcmp(name, LILYVM_SITES_SECTION))
+		if (!strcmp(name, LILYVM_SITES_SECTION) && has_file_bytes(s))
 			table = s;
 	}
 	if (img->rewritten && !table)
@@ -471,6 +525,9 @@ static int load_headers(struct rw_image *img, Elf *elf, char *err)
 		return rw_fail(err, "no program headers: nothing would be loaded");
 	if (!in_file(eh->e_phoff, (uint64_t)nph * sizeof(Elf32_Phdr), img->len))
 		return rw_fail(err, "program header table points past the end of the file");
+	/* The writer rewrites the ELF header; the table must survive that. */
+	if (ranges_overlap(eh->e_phoff, nph * sizeof(Elf32_Phdr), 0, sizeof(Elf32_Ehdr)))
+		return rw_fail(err, "program header table overlaps the ELF header");
 	ph = copy_table(img, eh->e_phoff, nph, sizeof(Elf32_Phdr));
 	if (!ph)
 		return rw_fail(err, "out of memory");
@@ -478,7 +535,11 @@ static int load_headers(struct rw_image *img, Elf *elf, char *err)
 	if (!rc && eh->e_shoff)
 		rc = load_sections(img, elf, err);
 	if (!rc)
+		rc = check_section_table(img, ph, nph, err);
+	if (!rc)
 		rc = find_regions(img, ph, nph, err);
+	if (!rc)
+		mark_elf_headers(img, nph);
 	free(ph);
 	return rc;
 }
@@ -504,7 +565,7 @@ int rw_load(const void *buf, size_t len, struct rw_image **out, char *err)
 	} else {
 		rc = load_headers(img, elf, err);
 		if (!rc)
-			rc = collect_funcs(img, elf, err);
+			rc = collect_funcs(img, err);
 		if (!rc)
 			rc = find_lilyvm_sections(img, err);
 	}

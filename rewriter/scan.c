@@ -16,6 +16,7 @@
 
 struct scanner {
 	struct rw_image *img;
+	const uint8_t *code;	/* the bytes decoded: the image, or its original when verifying */
 	csh cs;
 	cs_insn *insn;
 	const struct lilyvm_site *known;	/* verification: the site table */
@@ -61,22 +62,18 @@ static void verify_error(struct scanner *sc, uint32_t addr)
 
 /*
  * Decode the instruction at index i of region r using at most avail bytes.
- * At a known site the original bytes are decoded instead of the trap form.
+ * When verifying, a known site must hold the trap form in the image.
  * Returns the length, or 0 if nothing decodes there.
  */
 static unsigned decode(struct scanner *sc, struct rw_region *r, uint32_t i, uint32_t avail)
 {
-	const uint8_t *code = sc->img->buf + r->off + i;
+	const uint8_t *code = sc->code + r->off + i;
 	uint64_t addr = r->vaddr + i;
 	size_t size = avail;
 	const struct lilyvm_site *s = sc->known ? lilyvm_site_find(sc->known, sc->n_known, addr) : NULL;
 
-	if (s) {
-		if (s->len > avail || !trap_form(code, s->len))
-			verify_error(sc, addr);
-		code = s->orig;
-		size = s->len;
-	}
+	if (s && (s->len > avail || !trap_form(sc->img->buf + r->off + i, s->len)))
+		verify_error(sc, addr);
 	if (!cs_disasm_iter(sc->cs, &code, &size, &addr, sc->insn))
 		return 0;
 	if (s && sc->insn->size != s->len)
@@ -253,7 +250,7 @@ static int sweep_run(struct scanner *sc, struct rw_region *r, uint32_t i, uint32
 	for (uint32_t end = i + n; i < end;) {
 		unsigned len;
 
-		if (flow_ended && sc->img->buf[r->off + i] == 0xcc) {
+		if (flow_ended && sc->code[r->off + i] == 0xcc) {
 			r->state[i++] = RW_B_PADDING;
 			continue;
 		}
@@ -405,15 +402,43 @@ static void count_classes(struct rw_report *rep, const struct lilyvm_site *s, si
 		rep->counts[s[i].cls]++;
 }
 
+/*
+ * What verification decodes: the image with every known site's original
+ * bytes put back, so that discovery takes the same paths it took when the
+ * sites were found, whatever the trap forms would decode as.
+ */
+static uint8_t *original_bytes(const struct rw_image *img, const struct lilyvm_site *known,
+			       size_t n_known)
+{
+	uint8_t *b = malloc(img->len ? img->len : 1);
+
+	if (!b)
+		return NULL;
+	memcpy(b, img->buf, img->len);
+	for (size_t i = 0; i < n_known; i++) {
+		const struct rw_region *r = rw_region_of(img, known[i].addr);
+
+		memcpy(b + r->off + (known[i].addr - r->vaddr), known[i].orig, known[i].len);
+	}
+	return b;
+}
+
 int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_known,
 	    struct rw_report *rep, struct lilyvm_site **found, size_t *n_found, char *err)
 {
-	struct scanner sc = { .img = img, .known = known, .n_known = n_known, .rep = rep,
-			      .err = err };
-	int rc = rw_capstone_open(&sc.cs, err);
+	struct scanner sc = { .img = img, .code = img->buf, .known = known, .n_known = n_known,
+			      .rep = rep, .err = err };
+	uint8_t *original = known ? original_bytes(img, known, n_known) : NULL;
+	int rc;
 
-	if (rc)
+	if (known && !original)
+		return rw_fail(err, "out of memory");
+	if (original)
+		sc.code = original;
+	if (rw_capstone_open(&sc.cs, err)) {
+		free(original);
 		return -1;
+	}
 	sc.insn = cs_malloc(sc.cs);
 	rep->used_symbols = img->n_funcs > 0;
 	rep->regions = img->n_regions;
@@ -429,11 +454,13 @@ int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_know
 		cs_free(sc.insn, 1);
 	cs_close(&sc.cs);
 	free(sc.work);
+	free(original);
 	if (rc) {
 		free(sc.found);
 		return -1;
 	}
-	qsort(sc.found, sc.n_found, sizeof(*sc.found), site_cmp);
+	if (sc.n_found)
+		qsort(sc.found, sc.n_found, sizeof(*sc.found), site_cmp);
 	count_classes(rep, sc.found, sc.n_found);
 	*found = sc.found;
 	*n_found = sc.n_found;
