@@ -33,7 +33,8 @@ install_missing() {
 	missing=$(missing_packages)
 	[ -z "$missing" ] && return 0
 	echo "setup: installing $(echo $missing)"
-	as_root apt-get update -qq
+	as_root apt-get update -qq ||
+		echo "setup: apt-get update failed; trying the package lists already here" >&2
 	# shellcheck disable=SC2086  # one word per package
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 }
