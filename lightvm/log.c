@@ -57,9 +57,13 @@ int log_tracing(unsigned mask)
 	return (trace_mask & mask) != 0;
 }
 
+/* Information for the user reads plainly; everything else says where it came from. */
 static void vprint(const char *tag, const char *where, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "lilyvm: %s%s: ", tag, where);
+	if (where)
+		fprintf(stderr, "lilyvm: %s%s: ", tag, where);
+	else
+		fprintf(stderr, "lilyvm: ");
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -72,7 +76,7 @@ void log_msg(enum log_level level, const char *where, const char *fmt, ...)
 	if (level > current_level)
 		return;
 	va_start(ap, fmt);
-	vprint(tags[level], where, fmt, ap);
+	vprint(tags[level], level == LOG_INFO ? NULL : where, fmt, ap);
 	va_end(ap);
 }
 
