@@ -233,15 +233,55 @@ int cpu_to_host(struct vm *vm)
 		*host[r] = c->seg[r].host_sel;
 		host[r][1] = host[r][2] = host[r][3] = 0;
 	}
-	c->regs.fs_base = c->regs.gs_base = 0;
+	/* With FSGSBASE the host loads these bases as they are, not from the descriptor. */
+	c->regs.fs_base = c->seg[SEG_FS].base;
+	c->regs.gs_base = c->seg[SEG_GS].base;
 	c->regs.eflags = (c->regs.eflags & FL_HOST) | 0x202;
 	c->regs.orig_rax = -1;
 	return child_set_regs(vm->child, &c->regs);
 }
 
-void cpu_from_host(struct vm *vm)
+/* The child's register for a data segment, as GETREGS reports it. */
+static uint16_t host_data_sel(const struct user_regs_struct *r, enum seg_reg s)
+{
+	switch (s) {
+	case SEG_ES: return r->es;
+	case SEG_DS: return r->ds;
+	case SEG_FS: return r->fs;
+	default: return r->gs;
+	}
+}
+
+/*
+ * Guest code that was not rewritten (guest ring 3) loads segment registers
+ * natively. A selector the host has no usable descriptor for faults and is
+ * emulated; one the host does have (its flat or 64-bit segments) loads the
+ * host's descriptor instead of the guest's. So a data segment register that
+ * no longer holds what the monitor put there holds a guest selector: load it
+ * the guest's way. Returns 1 if one was found.
+ */
+static int adopt_native_loads(struct vm *vm)
+{
+	static const enum seg_reg data[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
+	int found = 0;
+
+	for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+		uint16_t sel = host_data_sel(&vm->cpu.regs, data[i]);
+
+		if (sel == vm->cpu.seg[data[i]].host_sel)
+			continue;
+		trace(TRACE_SEG, "guest loaded %#x natively into segment register %d", sel, data[i]);
+		found = 1;
+		if (cpu_load_seg(vm, data[i], sel))
+			break;	/* the guest's fault is on its way */
+	}
+	return found;
+}
+
+int cpu_from_host(struct vm *vm)
 {
 	child_get_regs(vm->child, &vm->cpu.regs);
+	return adopt_native_loads(vm);
 }
 
 /* Stack pushes and pops, honouring the B bit of SS. */

@@ -54,8 +54,8 @@ int cpu_read_desc(struct vm *vm, uint16_t sel, uint64_t *desc);
 int cpu_load_system_seg(struct vm *vm, int tr, uint16_t sel);
 /* Prepare the host register image for resuming the child (selectors, flags). */
 int cpu_to_host(struct vm *vm);
-/* Pick up the host register image after a stop. */
-void cpu_from_host(struct vm *vm);
+/* Pick up the host register image after a stop; 1 if guest code loaded a segment natively. */
+int cpu_from_host(struct vm *vm);
 /* The guest's linear address of CS:EIP. */
 uint32_t cpu_pc(const struct vm *vm);
 

@@ -205,7 +205,10 @@ static void handle_stop(struct vm *vm, const struct child_event *ev)
 		on_gone(vm, ev->status);
 		return;
 	}
-	cpu_from_host(vm);
+	/* An access through a natively loaded selector faulted: with the guest's
+	 * descriptor in place now, the instruction simply runs again. */
+	if (cpu_from_host(vm) && ev->kind == CHILD_SIGNAL && ev->info.si_signo == SIGSEGV)
+		return;
 	if (ends_shadow(ev))
 		vm->cpu.inhibit = 0;	/* before emulating: sti or mov ss may set it anew */
 	if (ev->kind == CHILD_SYSCALL) {

@@ -10,7 +10,8 @@ GUEST_DEPS = $(GUEST_RUNTIME) $(srcdir)/tests/guests/lib/guest.h \
 	$(srcdir)/tests/guests/lib/guest.ld
 MICRO_GUESTS = tests/guests/demo/demo.elf tests/guests/exceptions/exceptions.elf \
 	tests/guests/iflag/iflag.elf tests/guests/pic/pic.elf tests/guests/pit/pit.elf \
-	tests/guests/uart/uart.elf tests/guests/descriptors/descriptors.elf tests/guests/rings/rings.elf
+	tests/guests/uart/uart.elf tests/guests/descriptors/descriptors.elf tests/guests/rings/rings.elf \
+	tests/guests/usertls/usertls.elf
 # Guests with a script of their own, and the benchmark guest (bench/traps.sh).
 OTHER_GUESTS = tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
 	tests/guests/bench/bench.elf
@@ -28,6 +29,7 @@ tests/guests/pit/pit.elf: $(srcdir)/tests/guests/pit/pit.c
 tests/guests/uart/uart.elf: $(srcdir)/tests/guests/uart/uart.c
 tests/guests/descriptors/descriptors.elf: $(srcdir)/tests/guests/descriptors/descriptors.c
 tests/guests/rings/rings.elf: $(srcdir)/tests/guests/rings/rings.c
+tests/guests/usertls/usertls.elf: $(srcdir)/tests/guests/usertls/usertls.c
 tests/guests/hostile/hostile.elf: $(srcdir)/tests/guests/hostile/hostile.c
 tests/guests/triple/triple.elf: $(srcdir)/tests/guests/triple/triple.c
 tests/guests/bench/bench.elf: $(srcdir)/tests/guests/bench/bench.c \
@@ -42,5 +44,5 @@ EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/hostile.sh \
 	tests/guests/triple.sh tests/guests/demo/demo.c tests/guests/exceptions/exceptions.c \
 	tests/guests/iflag/iflag.c tests/guests/pic/pic.c tests/guests/pit/pit.c \
 	tests/guests/uart/uart.c tests/guests/descriptors/descriptors.c \
-	tests/guests/rings/rings.c tests/guests/hostile/hostile.c tests/guests/triple/triple.c \
+	tests/guests/rings/rings.c tests/guests/usertls/usertls.c tests/guests/hostile/hostile.c tests/guests/triple/triple.c \
 	tests/guests/bench/bench.c tests/guests/bench/cpuwork.h
