@@ -40,7 +40,6 @@ extern const unsigned char lilyvm_stub_elf[], lilyvm_stub_elf_end[];
 struct child {
 	pid_t pid;
 	uint32_t gadget;	/* address of the stub's int $0x80 */
-	uint64_t stops;
 	int gone;		/* it exited or was killed; status holds how */
 	int status;
 };
@@ -56,11 +55,6 @@ pid_t child_pid(const struct child *c)
 	return c->pid;
 }
 
-uint64_t child_stops(const struct child *c)
-{
-	return c->stops;
-}
-
 /* Wait for the next stop of the child, whatever it is. */
 static int wait_stop(struct child *c, int *status)
 {
@@ -72,10 +66,8 @@ static int wait_stop(struct child *c, int *status)
 			c->status = *status;
 			return -1;
 		}
-		if (r == c->pid) {
-			c->stops++;
+		if (r == c->pid)
 			return 0;
-		}
 		if (r < 0 && errno != EINTR)
 			return -1;
 	}
@@ -323,7 +315,6 @@ int child_poll(struct child *c, struct child_event *ev)
 		c->status = ev->status;
 		return 1;
 	}
-	c->stops++;
 	describe_stop(c, status, ev);
 	return 1;
 }

@@ -65,7 +65,5 @@ int child_poll(struct child *c, struct child_event *ev);
 void child_kick(struct child *c);
 /* How the child ended (a wait status), or -1 while it lives. */
 int child_exit_status(const struct child *c);
-/* Per-stop counters, for --stats. */
-uint64_t child_stops(const struct child *c);
 
 #endif

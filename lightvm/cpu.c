@@ -767,6 +767,8 @@ void cpu_deliver(struct vm *vm, unsigned vec, enum event_kind kind, int has_err,
 	struct fault f;
 
 	trace(TRACE_EXC, "vector %u err %#x at %#x cpl %u", vec, err, cpu_pc(vm), vm->cpu.cpl);
+	if (kind == EV_FAULT)
+		vm_account(vm, STAT_EXCEPTION, 0, 0);
 	save_state(vm, &s);
 	f = deliver_once(vm, vec, kind, has_err, err);
 	if (f.vec < 0 || vm->stop)

@@ -92,7 +92,7 @@ void lvm_dump_guest(struct vm *vm, FILE *f)
 static const char *const kind_names[STAT_KINDS] = {
 	[STAT_SITE] = "rewritten sites", [STAT_MISS] = "misses (no site)",
 	[STAT_SYSCALL] = "system-call instructions", [STAT_EXCEPTION] = "exceptions",
-	[STAT_IRQ] = "interrupts delivered", [STAT_HALT] = "hlt", [STAT_KICK] = "kicks",
+	[STAT_IRQ] = "interrupts delivered", [STAT_HALT] = "hlt (time asleep)", [STAT_KICK] = "kicks",
 };
 
 static void stat_line(FILE *f, const char *name, uint64_t count, uint64_t ns)

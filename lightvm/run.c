@@ -44,13 +44,16 @@ static int site_intact(const struct lilyvm_site *s, const uint8_t *bytes, size_t
 	return 1;
 }
 
+/* hlt: sleep in the event loop until an interrupt can be delivered. */
 static void halt(struct vm *vm)
 {
+	uint64_t t0 = vm_clock_ns();
 	char buf[128];
 
 	if (!(vm->cpu.vflags & FL_IF) || vm_wait_interrupt(vm))
 		vm_fail(vm, "the guest halted with no interrupt that can wake it, at %s",
 			where(vm, cpu_pc(vm), buf, sizeof(buf)));
+	vm_account(vm, STAT_HALT, 0, vm_clock_ns() - t0);
 }
 
 static void not_emulated(struct vm *vm, const uint8_t *bytes, size_t n)
