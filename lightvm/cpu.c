@@ -422,7 +422,7 @@ static struct fault far_transfer(struct vm *vm, uint16_t sel, uint32_t off, int 
 	if ((sel & 0xfffc) == 0 || cpu_read_desc(vm, sel, &d))
 		return make_fault(EXC_GP, sel & 0xfffc);
 	if (!(desc_attr(d) & A_S)) {
-		vm_fail(vm, "far %s through a gate or TSS (selector %#x) is not emulated yet",
+		vm_unsupported(vm, "far %s through a gate or TSS (selector %#x) is not emulated yet",
 			call ? "call" : "jmp", sel);
 		return make_fault(EXC_GP, sel & 0xfffc);
 	}
@@ -525,14 +525,14 @@ int cpu_iret(struct vm *vm, int op32)
 	struct fault f;
 
 	if (c->vflags & FL_NT) {
-		vm_fail(vm, "iret with NT set (a task return) is not emulated");
+		vm_unsupported(vm, "iret with NT set (a task return) is not emulated");
 		return -1;
 	}
 	f = pop_code_selector(vm, size, &eip, &cs, &d);
 	if (f.vec < 0 && cpu_pop(vm, &fl, size))
 		f = make_fault(EXC_SS, 0);
 	if (f.vec < 0 && old_cpl == 0 && (fl & FL_VM) && op32) {
-		vm_fail(vm, "iret to virtual-8086 mode is not emulated");
+		vm_unsupported(vm, "iret to virtual-8086 mode is not emulated");
 		return -1;
 	}
 	if (f.vec < 0 && (cs & 3) > old_cpl)
@@ -685,7 +685,7 @@ static struct fault deliver_once(struct vm *vm, unsigned vec, enum event_kind ki
 		return make_fault(EXC_GP, idt_err);
 	type = (gate >> 40) & 0x1f;
 	if (type == 5) {
-		vm_fail(vm, "vector %u goes through a task gate, which is not emulated", vec);
+		vm_unsupported(vm, "vector %u goes through a task gate, which is not emulated", vec);
 		return make_fault(EXC_GP, idt_err);
 	}
 	if (type != 0x0e && type != 0x0f && type != 0x06 && type != 0x07)
@@ -766,6 +766,8 @@ void cpu_deliver(struct vm *vm, unsigned vec, enum event_kind kind, int has_err,
 	struct saved_state s;
 	struct fault f;
 
+	if (vm->stop)
+		return;	/* the machine stops where it is, for the report */
 	trace(TRACE_EXC, "vector %u err %#x at %#x cpl %u", vec, err, cpu_pc(vm), vm->cpu.cpl);
 	if (kind == EV_FAULT)
 		vm_account(vm, STAT_EXCEPTION, 0, 0);

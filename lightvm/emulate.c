@@ -378,7 +378,7 @@ static int write_cr(struct insn *in, x86_reg r, uint32_t v)
 		return -1;
 	}
 	if (r == X86_REG_CR0 && (v & CR0_PG) && !(vm->cpu.cr0 & CR0_PG)) {
-		vm_fail(vm, "guest enabled paging (CR0.PG), which needs mmu-emu (not built yet)");
+		vm_unsupported(vm, "guest enabled paging (CR0.PG), which needs mmu-emu (not built yet)");
 		return -1;
 	}
 	*control_reg(vm, r) = r == X86_REG_CR0 ? v | CR0_ET : v;

@@ -56,12 +56,15 @@ static void halt(struct vm *vm)
 	vm_account(vm, STAT_HALT, 0, vm_clock_ns() - t0);
 }
 
-static void not_emulated(struct vm *vm, const uint8_t *bytes, size_t n)
+/* An emulation that met something not emulated yet: say which instruction, where. */
+static void explain_stop(struct vm *vm, const uint8_t *insn, size_t len, uint32_t pc)
 {
-	char name[96], sym[128];
+	char name[96], sym[128], why[200];
 
-	vm_fail(vm, "cannot emulate `%s` at %s", emulate_name(vm, bytes, n, name, sizeof(name)),
-		where(vm, cpu_pc(vm), sym, sizeof(sym)));
+	snprintf(why, sizeof(why), "%.199s", vm->stop_reason);
+	snprintf(vm->stop_reason, sizeof(vm->stop_reason), "cannot emulate `%s` at %s: %.199s",
+		 emulate_name(vm, insn, len, name, sizeof(name)), where(vm, pc, sym, sizeof(sym)),
+		 why);
 }
 
 /* A #GP in the child: a rewritten site, a privileged instruction without one, or the guest's own fault. */
@@ -69,28 +72,28 @@ static void on_general_protection(struct vm *vm, uint64_t t0)
 {
 	uint8_t bytes[LILYVM_MAX_INSN];
 	size_t n = fetch(vm, bytes);
-	const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, cpu_pc(vm));
-	enum emu_result r;
+	uint32_t pc = cpu_pc(vm);
+	const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, pc);
+	int at_site = s && site_intact(s, bytes, n);
+	const uint8_t *insn = at_site ? s->orig : bytes;
+	size_t len = at_site ? s->len : n;
+	enum emu_result r = emulate_insn(vm, insn, len);
 	char name[96], sym[128];
 
-	if (s && site_intact(s, bytes, n)) {
-		trace(TRACE_SITE, "%s", where(vm, cpu_pc(vm), sym, sizeof(sym)));
-		r = emulate_insn(vm, s->orig, s->len);
+	if (vm->unsupported)
+		explain_stop(vm, insn, len, pc);
+	if (at_site) {
+		trace(TRACE_SITE, "%s", where(vm, pc, sym, sizeof(sym)));
 		vm_account(vm, STAT_SITE, s->cls, vm_clock_ns() - t0);
-	} else {
-		r = emulate_insn(vm, bytes, n);
-		if (r != EMU_NOT_PRIVILEGED) {
-			trace(TRACE_MISS, "`%s` at %s", emulate_name(vm, bytes, n, name, sizeof(name)),
-			      where(vm, cpu_pc(vm), sym, sizeof(sym)));
-			vm_account(vm, STAT_MISS, 0, vm_clock_ns() - t0);
-		}
+	} else if (r != EMU_NOT_PRIVILEGED) {
+		trace(TRACE_MISS, "`%s` at %s", emulate_name(vm, insn, len, name, sizeof(name)),
+		      where(vm, pc, sym, sizeof(sym)));
+		vm_account(vm, STAT_MISS, 0, vm_clock_ns() - t0);
 	}
 	if (r == EMU_HALT)
 		halt(vm);
-	else if (r == EMU_NOT_PRIVILEGED && vm->cpu.cpl == 0 && n && bytes[0] == LILYVM_TRAP_BYTE)
-		not_emulated(vm, bytes, n);
 	else if (r == EMU_NOT_PRIVILEGED)
-		cpu_fault(vm, EXC_GP, 0);
+		cpu_fault(vm, EXC_GP, 0);	/* an ordinary instruction's own #GP */
 }
 
 /* An instruction the host calls undefined may still be one the monitor emulates. */

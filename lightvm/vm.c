@@ -37,16 +37,31 @@ struct vm_timer {
 	int armed;
 };
 
+static void vfail(struct vm *vm, const char *fmt, va_list ap)
+{
+	if (vm->stop)
+		return;
+	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+	vm->stop = 3;
+}
+
 void vm_fail(struct vm *vm, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (vm->stop)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+	vfail(vm, fmt, ap);
 	va_end(ap);
-	vm->stop = 3;
+}
+
+void vm_unsupported(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+
+	vm->unsupported = !vm->stop;
+	va_start(ap, fmt);
+	vfail(vm, fmt, ap);
+	va_end(ap);
 }
 
 void vm_request_stop(struct vm *vm, int reset, const char *why)

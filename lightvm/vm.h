@@ -106,7 +106,8 @@ struct vm {
 	size_t n_watch;
 	int kicked;		/* a kick is on its way to the running child */
 	int stop;		/* 1: power-off, 2: reset, 3: error */
-	char stop_reason[160];
+	int unsupported;	/* the error is something not emulated yet */
+	char stop_reason[512];
 	uint64_t ldt_shadow[8192];	/* descriptors written into the host LDT */
 	struct stats stats;
 	int console_in, console_out;
@@ -127,6 +128,8 @@ int vm_wait_interrupt(struct vm *vm);
 int vm_irq_pending(struct vm *vm);
 /* Stop the machine with a reason (one line, no newline). */
 void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Stop it because the guest needs something the monitor does not emulate yet. */
+void vm_unsupported(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Connect COM1 to the terminal, a pseudo-terminal or a file, as cfg.serial says. */
 int lvm_open_console(struct vm *vm, char *err, size_t errlen);
 /* Restore the terminal and close the console. */
