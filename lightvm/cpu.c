@@ -116,6 +116,35 @@ void cpu_reset(struct vm *vm)
 	c->regs.eflags = 0x2;
 }
 
+#define CR0_TS 0x8u
+#define CR0_ET 0x10u
+
+void cpu_set_cr0(struct vm *vm, uint32_t value)
+{
+	if ((value & CR0_TS) && !(vm->cpu.cr0 & CR0_TS))
+		vm->cpu.nm_armed = 1;
+	if (!(value & CR0_TS))
+		vm->cpu.nm_armed = 0;
+	vm->cpu.cr0 = value | CR0_ET;
+}
+
+/*
+ * Ring 3 cannot make FPU instructions fault, so CR0.TS is honoured eagerly:
+ * after the guest sets TS (switching tasks lazily), the #NM it expects at the
+ * next task's first FPU instruction is delivered before that task runs any
+ * instruction. The guest's handler then loads the right FPU state, as it
+ * would have; a task that never touches the FPU pays one #NM it would not
+ * have taken. Once per setting of TS, so a handler that keeps TS set cannot
+ * loop.
+ */
+void cpu_lazy_fpu_fault(struct vm *vm)
+{
+	if (!vm->cpu.nm_armed || vm->cpu.cpl != 3 || !(vm->cpu.cr0 & CR0_TS))
+		return;
+	vm->cpu.nm_armed = 0;
+	cpu_fault(vm, EXC_NM, 0);
+}
+
 uint32_t cpu_eflags(const struct vm *vm)
 {
 	return ((uint32_t)vm->cpu.regs.eflags & FL_HOST) | 0x2 | vm->cpu.vflags;

@@ -52,6 +52,10 @@ int cpu_pop(struct vm *vm, uint32_t *value, unsigned size);
 int cpu_read_desc(struct vm *vm, uint16_t sel, uint64_t *desc);
 /* Load LDTR (lldt) or TR (ltr, marks the TSS busy); -1 after raising a fault. */
 int cpu_load_system_seg(struct vm *vm, int tr, uint16_t sel);
+/* Write CR0; setting TS arms the #NM that lazy FPU switching expects. */
+void cpu_set_cr0(struct vm *vm, uint32_t value);
+/* Deliver the armed #NM if the guest is about to run ring 3 code with TS set. */
+void cpu_lazy_fpu_fault(struct vm *vm);
 /* Prepare the host register image for resuming the child (selectors, flags). */
 int cpu_to_host(struct vm *vm);
 /* Pick up the host register image after a stop; 1 if guest code loaded a segment natively. */

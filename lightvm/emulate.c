@@ -17,7 +17,6 @@
 
 #define CR0_PE 0x1u
 #define CR0_TS 0x8u
-#define CR0_ET 0x10u
 #define CR0_PG 0x80000000u
 #define CR4_TSD 0x4u
 #define CR4_SUPPORTED 0x00000604u	/* TSD, OSFXSR, OSXMMEXCPT */
@@ -344,7 +343,7 @@ static enum emu_result do_lmsw(struct insn *in)
 
 	if (need_ring0(in) || read_op(in, 0, &v, 2))
 		return EMU_DONE;
-	c->cr0 = (c->cr0 & ~0xeu) | (v & 0xf) | (c->cr0 & CR0_PE);
+	cpu_set_cr0(in->vm, (c->cr0 & ~0xeu) | (v & 0xf) | (c->cr0 & CR0_PE));
 	advance(in);
 	return EMU_DONE;
 }
@@ -381,7 +380,10 @@ static int write_cr(struct insn *in, x86_reg r, uint32_t v)
 		vm_unsupported(vm, "guest enabled paging (CR0.PG), which needs mmu-emu (not built yet)");
 		return -1;
 	}
-	*control_reg(vm, r) = r == X86_REG_CR0 ? v | CR0_ET : v;
+	if (r == X86_REG_CR0)
+		cpu_set_cr0(vm, v);
+	else
+		*control_reg(vm, r) = v;
 	return 0;
 }
 
@@ -729,7 +731,7 @@ static enum emu_result do_simple_ring0(struct insn *in, uint32_t clear_cr0)
 {
 	if (need_ring0(in))
 		return EMU_DONE;
-	in->vm->cpu.cr0 &= ~clear_cr0;
+	cpu_set_cr0(in->vm, in->vm->cpu.cr0 & ~clear_cr0);
 	advance(in);
 	return EMU_DONE;
 }

@@ -245,6 +245,7 @@ enum lvm_exit lvm_run(struct vm *vm)
 		int step;
 
 		deliver_interrupt(vm);
+		cpu_lazy_fpu_fault(vm);
 		if (vm->stop)
 			break;
 		/* After sti or mov ss, one more instruction runs before an interrupt;
