@@ -37,7 +37,7 @@ static int parse_size(const char *s, uint64_t *out)
 	case 'M': case 'm': shift = 20; end++; break;
 	case 'G': case 'g': shift = 30; end++; break;
 	}
-	if (*end || v > (1ull << 32) >> shift)
+	if (*end || v > ((1ull << 32) >> shift))
 		return -1;
 	*out = v << shift;
 	return 0;
@@ -56,7 +56,16 @@ static int parse_serial(const char *s, struct lvm_config *cfg)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct lvm_config *cfg)
+/* A command-line mistake: one line, then exit 2. */
+static void __attribute__((noreturn)) bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "lilyvm: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (lilyvm --help shows the options)\n");
+	exit(2);
+}
+
+static void parse_args(int argc, char **argv, struct lvm_config *cfg)
 {
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },    { "append", required_argument, NULL, 'a' },
@@ -67,31 +76,38 @@ static int parse_args(int argc, char **argv, struct lvm_config *cfg)
 	int c;
 
 	cfg->mem_bytes = 128u << 20;
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		exit(0);
+	}
 	if (argc < 2 || strcmp(argv[1], "run"))
-		return -1;
+		bad_usage("the only command is `run KERNEL`%s", "");
 	optind = 2;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': if (parse_size(optarg, &cfg->mem_bytes)) return -1; break;
+		case 'm':
+			if (parse_size(optarg, &cfg->mem_bytes))
+				bad_usage("--mem %s: not a size like 128M or 1G (under 4G)", optarg);
+			break;
 		case 'a': cfg->append = optarg; break;
 		case 'i': cfg->initrd = optarg; break;
-		case 's': if (parse_serial(optarg, cfg)) return -1; break;
+		case 's':
+			if (parse_serial(optarg, cfg))
+				bad_usage("--serial %s: expected stdio, pty or file:PATH", optarg);
+			break;
 		case 't':
-			if (log_set_trace(optarg)) {
-				fprintf(stderr, "lilyvm: unknown trace class in '%s' (known: %s)\n",
-					optarg, log_trace_names());
-				exit(2);
-			}
+			if (log_set_trace(optarg))
+				bad_usage("--trace %s: unknown trace class", optarg);
 			break;
 		case 'S': cfg->stats = 1; break;
 		case 'h': usage(stdout); exit(0);
-		default: return -1;
+		default: bad_usage("%s: unknown option or missing argument", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return -1;
+		bad_usage("run takes exactly one KERNEL%s", "");
 	cfg->kernel = argv[optind];
-	return 0;
 }
 
 static void say_who_runs_it(int pid)
@@ -110,10 +126,7 @@ int main(int argc, char **argv)
 	enum lvm_exit how;
 
 	crash_handlers_install(lvm_restore_terminal);
-	if (parse_args(argc, argv, &cfg)) {
-		usage(stderr);
-		return 2;
-	}
+	parse_args(argc, argv, &cfg);
 	vm = lvm_create(&cfg, err, sizeof(err));
 	if (!vm) {
 		fprintf(stderr, "lilyvm: %s\n", err);

@@ -45,6 +45,15 @@ static int copy_table(const Elf_Data *d, struct lilyvm_site **sites, size_t *n, 
 	return 0;
 }
 
+static int sections_in_file(Elf *elf, size_t len)
+{
+	GElf_Ehdr eh;
+	size_t n;
+
+	return gelf_getehdr(elf, &eh) && !elf_getshdrnum(elf, &n) && eh.e_shoff <= len &&
+	       n * (uint64_t)eh.e_shentsize <= len - eh.e_shoff;
+}
+
 int sitetab_read(const uint8_t *image, size_t len, struct lilyvm_site **sites, size_t *n,
 		 char *err, size_t errlen)
 {
@@ -58,6 +67,10 @@ int sitetab_read(const uint8_t *image, size_t len, struct lilyvm_site **sites, s
 		return snprintf(err, errlen, "not an ELF image"), -1;
 	if (elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
 		snprintf(err, errlen, "not an ELF image with sections");
+		goto out;
+	}
+	if (!sections_in_file(elf, len)) {
+		snprintf(err, errlen, "truncated or corrupt: its section headers point past the end");
 		goto out;
 	}
 	while ((scn = elf_nextscn(elf, scn))) {

@@ -357,10 +357,15 @@ static int load_kernel(struct vm *vm, char *err, size_t errlen)
 	if (!(image = read_file(vm->cfg.kernel, &len, err, errlen)))
 		return -1;
 	if (sitetab_read(image, len, &vm->sites, &vm->n_sites, err, errlen)) {
-		if (!strcmp(err, "the kernel is not rewritten"))
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s", err);
+		if (!strcmp(why, "the kernel is not rewritten"))
 			snprintf(err, errlen, "%s is not rewritten: run `lilyvm-rewrite %s -o %s.rw` "
 				 "and boot %s.rw", vm->cfg.kernel, vm->cfg.kernel, vm->cfg.kernel,
 				 vm->cfg.kernel);
+		else
+			snprintf(err, errlen, "%s: %s", vm->cfg.kernel, why);
 		goto out;
 	}
 	vm->syms = symtab_load(image, len);

@@ -1,9 +1,9 @@
 # tests/lightvm: unit tests of the monitor's pieces.
 check_PROGRAMS += tests/lightvm/test-child
-TESTS += tests/lightvm/test-child tests/lightvm/console.sh
+TESTS += tests/lightvm/test-child tests/lightvm/console.sh tests/lightvm/bad-args.sh
 tests_lightvm_test_child_SOURCES = tests/lightvm/test-child.c lightvm/child.h lightvm/child.c \
 	lightvm/stub_blob.S
 tests_lightvm_test_child_CCASFLAGS = -Wa,-I.
 EXTRA_tests_lightvm_test_child_DEPENDENCIES = lightvm/stub.elf
 tests/lightvm/test_child-stub_blob.$(OBJEXT): lightvm/stub.elf
-EXTRA_DIST += tests/lightvm/console.sh
+EXTRA_DIST += tests/lightvm/console.sh tests/lightvm/bad-args.sh
