@@ -249,18 +249,15 @@ static int shadow(struct vm *vm, struct seg *s)
 int cpu_to_host(struct vm *vm)
 {
 	struct cpu *c = &vm->cpu;
-	uint16_t *host[SEG_COUNT] = {
-		[SEG_ES] = (uint16_t *)&c->regs.es, [SEG_CS] = (uint16_t *)&c->regs.cs,
-		[SEG_SS] = (uint16_t *)&c->regs.ss, [SEG_DS] = (uint16_t *)&c->regs.ds,
-		[SEG_FS] = (uint16_t *)&c->regs.fs, [SEG_GS] = (uint16_t *)&c->regs.gs,
+	unsigned long long *host[SEG_COUNT] = {
+		[SEG_ES] = &c->regs.es, [SEG_CS] = &c->regs.cs, [SEG_SS] = &c->regs.ss,
+		[SEG_DS] = &c->regs.ds, [SEG_FS] = &c->regs.fs, [SEG_GS] = &c->regs.gs,
 	};
 
 	for (int r = 0; r < SEG_COUNT; r++) {
 		if (shadow(vm, &c->seg[r]))
 			return -1;
-		c->regs.es = r == SEG_ES ? c->seg[r].host_sel : c->regs.es;
 		*host[r] = c->seg[r].host_sel;
-		host[r][1] = host[r][2] = host[r][3] = 0;
 	}
 	/* With FSGSBASE the host loads these bases as they are, not from the descriptor. */
 	c->regs.fs_base = c->seg[SEG_FS].base;
