@@ -21,21 +21,6 @@
 #define PORT_IN 0x61		/* PC control port B: a device read kernels do */
 #define PORT_OUT 0x80		/* POST/delay port: the cheapest device write */
 
-struct multiboot_info {
-	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
-};
-
-struct gate {
-	uint16_t off_lo, sel;
-	uint8_t zero, type;
-	uint16_t off_hi;
-} __attribute__((packed));
-
-struct table_ptr {
-	uint16_t limit;
-	uint32_t base;
-} __attribute__((packed));
-
 struct op {
 	const char *name;
 	void (*run)(uint32_t n);

@@ -13,10 +13,6 @@
 #define LINUX_EXECVE 11
 #define O_CREAT_WRONLY 0101
 
-struct multiboot_info {
-	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
-};
-
 void user_return(void);
 
 static uint8_t code[16] __attribute__((aligned(16)));

@@ -10,17 +10,6 @@
 #define ACPI_PM1A_CNT 0x604
 #define ACPI_SLP_S5 0x2000
 
-struct gate {
-	uint16_t off_lo, sel;
-	uint8_t zero, type;
-	uint16_t off_hi;
-} __attribute__((packed));
-
-struct table_ptr {
-	uint16_t limit;
-	uint32_t base;
-} __attribute__((packed));
-
 struct tss {
 	uint32_t link, esp0, ss0, rest[23];
 } __attribute__((packed));

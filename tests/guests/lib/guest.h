@@ -32,6 +32,24 @@ struct trap_frame {
 
 typedef void (*trap_handler)(struct trap_frame *f);
 
+/* An IDT gate descriptor. */
+struct gate {
+	uint16_t off_lo, sel;
+	uint8_t zero, type;
+	uint16_t off_hi;
+} __attribute__((packed));
+
+/* The operand of lgdt/lidt/sgdt/sidt. */
+struct table_ptr {
+	uint16_t limit;
+	uint32_t base;
+} __attribute__((packed));
+
+/* The start of the Multiboot information structure (flags bit 2: cmdline valid). */
+struct multiboot_info {
+	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
+};
+
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
