@@ -14,7 +14,7 @@ MICRO_GUESTS = tests/guests/demo/demo.elf tests/guests/exceptions/exceptions.elf
 	tests/guests/usertls/usertls.elf tests/guests/fpu/fpu.elf
 # Guests with a script of their own, and the benchmark guest (bench/traps.sh).
 OTHER_GUESTS = tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
-	tests/guests/callgate/callgate.elf \
+	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf \
 	tests/guests/bench/bench.elf
 
 # Every guest NAME/NAME.elf is the runtime linked with NAME/NAME.c.
@@ -35,17 +35,20 @@ tests/guests/fpu/fpu.elf: $(srcdir)/tests/guests/fpu/fpu.c
 tests/guests/hostile/hostile.elf: $(srcdir)/tests/guests/hostile/hostile.c
 tests/guests/triple/triple.elf: $(srcdir)/tests/guests/triple/triple.c
 tests/guests/callgate/callgate.elf: $(srcdir)/tests/guests/callgate/callgate.c
+tests/guests/abuse/abuse.elf: $(srcdir)/tests/guests/abuse/abuse.c
 tests/guests/bench/bench.elf: $(srcdir)/tests/guests/bench/bench.c \
 	$(srcdir)/tests/guests/bench/cpuwork.h
 
 check_DATA += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
-	tests/guests/callgate/callgate.elf
-TESTS += $(MICRO_GUESTS) tests/guests/hostile.sh tests/guests/triple.sh tests/guests/unemulated.sh
+	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf
+TESTS += $(MICRO_GUESTS) tests/guests/hostile.sh tests/guests/triple.sh tests/guests/unemulated.sh \
+	tests/guests/abuse.sh
 TEST_EXTENSIONS += .elf
 ELF_LOG_COMPILER = $(SHELL) $(srcdir)/tests/guests/compare.sh
 CLEANFILES += $(MICRO_GUESTS) $(OTHER_GUESTS)
 EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/hostile.sh \
 	tests/guests/triple.sh tests/guests/unemulated.sh tests/guests/callgate/callgate.c \
+	tests/guests/abuse.sh tests/guests/abuse/abuse.c \
 	tests/guests/demo/demo.c tests/guests/exceptions/exceptions.c \
 	tests/guests/iflag/iflag.c tests/guests/pic/pic.c tests/guests/pit/pit.c \
 	tests/guests/uart/uart.c tests/guests/descriptors/descriptors.c \
