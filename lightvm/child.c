@@ -300,10 +300,10 @@ int child_exit_status(const struct child *c)
 	return c->gone ? c->status : -1;
 }
 
-int child_poll(struct child *c, struct child_event *ev)
+int child_poll(struct child *c, struct child_event *ev, int block)
 {
 	int status = 0;
-	pid_t r = c->gone ? c->pid : waitpid(c->pid, &status, __WALL | WNOHANG);
+	pid_t r = c->gone ? c->pid : waitpid(c->pid, &status, __WALL | (block ? 0 : WNOHANG));
 
 	if (r == 0 || (r < 0 && errno == EINTR))
 		return 0;

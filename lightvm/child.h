@@ -59,8 +59,8 @@ int child_get_regs(struct child *c, struct user_regs_struct *r);
 int child_set_regs(struct child *c, const struct user_regs_struct *r);
 /* Let the child run guest code until its next trap (step: one instruction). */
 int child_resume(struct child *c, int step);
-/* Collect a stop without blocking: 1 if ev was filled, 0 if the child still runs. */
-int child_poll(struct child *c, struct child_event *ev);
+/* Collect a stop: 1 if ev was filled, 0 if the child still runs (or a signal interrupted block). */
+int child_poll(struct child *c, struct child_event *ev, int block);
 /* Make a running child stop soon so the monitor can deliver an interrupt. */
 void child_kick(struct child *c);
 /* How the child ended (a wait status), or -1 while it lives. */

@@ -255,7 +255,6 @@ enum lvm_exit lvm_run(struct vm *vm)
 			vm_fail(vm, "cannot resume the guest process: %s", strerror(errno));
 			break;
 		}
-		vm->kicked = 0;
 		if (vm_wait_child(vm, &ev)) {
 			vm_fail(vm, "lost the guest process: %s", strerror(errno));
 			break;

@@ -1,10 +1,14 @@
 /*
  * vm.c - building a machine, and the event loop that serves its devices.
  *
- * One poll() waits for everything: the child stopping (SIGCHLD through a
- * signalfd), device timers (one timerfd each) and host file descriptors
- * devices watch. While the guest runs, an interrupt that becomes
- * deliverable kicks the child so that the monitor can deliver it.
+ * While the guest runs, the monitor blocks in waitpid(), the cheapest way to
+ * take a stop. Host events reach it as signals: the earliest device timer
+ * is mirrored in a POSIX timer (SIGALRM) and watched descriptors signal
+ * readiness (SIGIO); either handler kicks the child, which stops, and at
+ * every stop one poll(0) over the device timers (timerfds) and watched
+ * descriptors serves whatever is ready. A kick cannot be lost: sent before
+ * waitpid() blocks, it still stops the child. While the guest halts, the
+ * same descriptors are waited for in poll().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -34,8 +38,20 @@ struct vm_timer {
 	int fd;
 	void (*fn)(void *opaque);
 	void *opaque;
-	int armed;
+	uint64_t deadline;	/* 0: not armed */
 };
+
+/* The running child a host event must stop, 0 while none runs. */
+static volatile pid_t kick_target;
+
+static void kick_on_signal(int sig)
+{
+	int saved = errno;
+
+	if (kick_target)
+		syscall(SYS_tgkill, kick_target, kick_target, SIGUSR1);
+	errno = saved;
+}
 
 static void vfail(struct vm *vm, const char *fmt, va_list ap)
 {
@@ -127,6 +143,21 @@ struct vm_timer *vm_timer_new(struct vm *vm, void (*fn)(void *opaque), void *opa
 	return t;
 }
 
+/* Mirror the earliest armed timer in the POSIX timer that wakes waitpid(). */
+static void rearm_alarm(struct vm *vm)
+{
+	uint64_t first = 0;
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+	for (int i = 0; i < MAX_TIMERS; i++)
+		if (vm->timers[i] && vm->timers[i]->deadline &&
+		    (!first || vm->timers[i]->deadline < first))
+			first = vm->timers[i]->deadline;
+	its.it_value.tv_sec = first / 1000000000u;
+	its.it_value.tv_nsec = first % 1000000000u;
+	timer_settime(vm->alarm, TIMER_ABSTIME, &its, NULL);
+}
+
 void vm_timer_arm(struct vm_timer *t, uint64_t deadline_ns)
 {
 	struct itimerspec its = { { 0, 0 }, { deadline_ns / 1000000000u, deadline_ns % 1000000000u } };
@@ -134,8 +165,9 @@ void vm_timer_arm(struct vm_timer *t, uint64_t deadline_ns)
 	/* A deadline already past still fires: zero would disarm. */
 	if (deadline_ns && its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 		its.it_value.tv_nsec = 1;
-	t->armed = deadline_ns != 0;
+	t->deadline = deadline_ns;
 	timerfd_settime(t->fd, TFD_TIMER_ABSTIME, &its, NULL);
+	rearm_alarm(t->vm);
 	trace(TRACE_TIMER, "timer %d %s %llu", t->fd, deadline_ns ? "armed for" : "off",
 	      (unsigned long long)deadline_ns);
 }
@@ -151,11 +183,24 @@ void vm_timer_free(struct vm_timer *t)
 	free(t);
 }
 
+/* Ask for SIGIO when fd becomes readable (on), or stop asking. */
+static void signal_readiness(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return;
+	if (on)
+		fcntl(fd, F_SETOWN, getpid());
+	fcntl(fd, F_SETFL, on ? fl | O_ASYNC : fl & ~O_ASYNC);
+}
+
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque)
 {
 	if (vm->n_watch == MAX_WATCH)
 		return -1;
 	vm->watch[vm->n_watch++] = (struct watch){ fd, fn, opaque };
+	signal_readiness(fd, 1);
 	return 0;
 }
 
@@ -164,26 +209,25 @@ void vm_unwatch_fd(struct vm *vm, int fd)
 	for (size_t i = 0; i < vm->n_watch; i++)
 		if (vm->watch[i].fd == fd) {
 			vm->watch[i] = vm->watch[--vm->n_watch];
+			signal_readiness(fd, 0);
 			return;
 		}
 }
 
 /* What one poll() covers, and who to call for each entry. */
 struct poll_set {
-	struct pollfd fds[1 + MAX_TIMERS + MAX_WATCH];
-	struct vm_timer *timer[1 + MAX_TIMERS + MAX_WATCH];
-	struct watch watch[1 + MAX_TIMERS + MAX_WATCH];
+	struct pollfd fds[MAX_TIMERS + MAX_WATCH];
+	struct vm_timer *timer[MAX_TIMERS + MAX_WATCH];
+	struct watch watch[MAX_TIMERS + MAX_WATCH];
 	size_t n;
 	int wakers;		/* timers armed and fds watched: things that can make an interrupt */
 };
 
-static void build_poll_set(struct vm *vm, struct poll_set *ps, int child)
+static void build_poll_set(struct vm *vm, struct poll_set *ps)
 {
 	ps->n = ps->wakers = 0;
-	if (child)
-		ps->fds[ps->n++] = (struct pollfd){ vm->sigchld_fd, POLLIN, 0 };
 	for (int i = 0; i < MAX_TIMERS; i++)
-		if (vm->timers[i] && vm->timers[i]->armed) {
+		if (vm->timers[i] && vm->timers[i]->deadline) {
 			ps->timer[ps->n] = vm->timers[i];
 			ps->fds[ps->n++] = (struct pollfd){ vm->timers[i]->fd, POLLIN, 0 };
 			ps->wakers++;
@@ -197,16 +241,16 @@ static void build_poll_set(struct vm *vm, struct poll_set *ps, int child)
 }
 
 /* Run the callbacks of everything poll() found ready. */
-static void serve(struct vm *vm, struct poll_set *ps, int child)
+static void serve(struct poll_set *ps)
 {
-	for (size_t i = child ? 1 : 0; i < ps->n; i++) {
+	for (size_t i = 0; i < ps->n; i++) {
 		uint64_t expirations;
 
 		if (!ps->fds[i].revents)
 			continue;
 		if (ps->timer[i]) {
 			if (read(ps->fds[i].fd, &expirations, sizeof(expirations)) > 0) {
-				ps->timer[i]->armed = 0;
+				ps->timer[i]->deadline = 0;
 				ps->timer[i]->fn(ps->timer[i]->opaque);
 			}
 		} else {
@@ -215,32 +259,28 @@ static void serve(struct vm *vm, struct poll_set *ps, int child)
 	}
 }
 
-static void drain_sigchld(struct vm *vm)
+/* Serve every timer and descriptor that is ready, without waiting. */
+static void serve_ready(struct vm *vm)
 {
-	struct signalfd_siginfo si;
+	struct poll_set ps;
 
-	while (read(vm->sigchld_fd, &si, sizeof(si)) == sizeof(si))
-		;
+	build_poll_set(vm, &ps);
+	if (ps.n && poll(ps.fds, ps.n, 0) > 0)
+		serve(&ps);
 }
 
 int vm_wait_child(struct vm *vm, struct child_event *ev)
 {
-	struct poll_set ps;
+	int got;
 
-	for (;;) {
-		if (child_poll(vm->child, ev))
-			return 0;
-		build_poll_set(vm, &ps, 1);
-		if (poll(ps.fds, ps.n, -1) < 0 && errno != EINTR)
-			return -1;
-		if (ps.fds[0].revents)
-			drain_sigchld(vm);
-		serve(vm, &ps, 1);
-		if (!vm->kicked && (vm->stop || ((vm->cpu.vflags & FL_IF) && vm_irq_pending(vm)))) {
-			child_kick(vm->child);
-			vm->kicked = 1;
-		}
-	}
+	kick_target = child_pid(vm->child);
+	while (!(got = child_poll(vm->child, ev, 1)) && errno == EINTR)
+		;
+	kick_target = 0;
+	if (!got)
+		return -1;
+	serve_ready(vm);
+	return 0;
 }
 
 int vm_wait_interrupt(struct vm *vm)
@@ -250,12 +290,12 @@ int vm_wait_interrupt(struct vm *vm)
 	while (!vm_irq_pending(vm)) {
 		if (vm->stop)
 			return -1;
-		build_poll_set(vm, &ps, 0);
+		build_poll_set(vm, &ps);
 		if (!ps.wakers)
 			return -1;
 		if (poll(ps.fds, ps.n, -1) < 0 && errno != EINTR)
 			return -1;
-		serve(vm, &ps, 0);
+		serve(&ps);
 	}
 	return 0;
 }
@@ -386,15 +426,19 @@ out:
 	return rc;
 }
 
-static int make_sigchld_fd(struct vm *vm)
+/* SIGALRM (device timers) and SIGIO (watched descriptors) kick the running child. */
+static int make_wakeups(struct vm *vm)
 {
-	sigset_t set;
+	struct sigaction sa = { .sa_handler = kick_on_signal };
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	vm->sigchld_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return vm->sigchld_fd < 0 ? -1 : 0;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) || sigaction(SIGIO, &sa, NULL))
+		return -1;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &vm->alarm))
+		return -1;
+	vm->have_alarm = 1;
+	return 0;
 }
 
 static int start_child(struct vm *vm, char *err, size_t errlen)
@@ -418,7 +462,7 @@ struct vm *lvm_create(const struct lvm_config *cfg, char *err, size_t errlen)
 	}
 	vm->cfg = *cfg;
 	vm->ram_bytes = cfg->mem_bytes;
-	vm->ram_fd = vm->sigchld_fd = vm->console_in = vm->console_out = -1;
+	vm->ram_fd = vm->console_in = vm->console_out = -1;
 	vm->ram_va_start = mmap_min_addr();
 	if (vm->ram_bytes < (2u << 20) || vm->ram_bytes > GUEST_VA_LIMIT - (1u << 20)) {
 		snprintf(err, errlen, "guest RAM must be between 2 MiB and %u MiB",
@@ -427,7 +471,7 @@ struct vm *lvm_create(const struct lvm_config *cfg, char *err, size_t errlen)
 	}
 	if (make_ram(vm, err, errlen) || load_kernel(vm, err, errlen) || emulate_init(vm))
 		goto fail;
-	if (make_sigchld_fd(vm) || start_child(vm, err, errlen))
+	if (make_wakeups(vm) || start_child(vm, err, errlen))
 		goto fail;
 	if (lvm_open_console(vm, err, errlen) || !(vm->devs = devices_create(vm))) {
 		if (!*err)
@@ -462,8 +506,8 @@ void lvm_destroy(struct vm *vm)
 		munmap(vm->ram, vm->ram_bytes + 4096);
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
-	if (vm->sigchld_fd >= 0)
-		close(vm->sigchld_fd);
+	if (vm->have_alarm)
+		timer_delete(vm->alarm);
 	if (vm->insn)
 		cs_free(vm->insn, 1);
 	if (vm->cs)

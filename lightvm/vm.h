@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/user.h>
 
 #include <capstone/capstone.h>
@@ -100,11 +101,11 @@ struct vm {
 	struct device_set *devs;
 	const struct intc_ops *intc_ops;
 	void *intc;
-	int sigchld_fd;
+	timer_t alarm;		/* SIGALRM at the earliest device timer (vm.c) */
+	int have_alarm;
 	struct watch watch[MAX_WATCH];
 	struct vm_timer *timers[MAX_TIMERS];
 	size_t n_watch;
-	int kicked;		/* a kick is on its way to the running child */
 	int stop;		/* 1: power-off, 2: reset, 3: error */
 	int unsupported;	/* the error is something not emulated yet */
 	char stop_reason[512];

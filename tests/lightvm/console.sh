@@ -1,7 +1,8 @@
 #!/bin/sh
 # console.sh - on a terminal, the guest gets the console raw, and the
 # terminal is put back as it was however the monitor ends: a guest that
-# powers off, and a guest that triple-faults.
+# powers off, a guest that triple-faults, and Ctrl-A x typed while a guest
+# is busy (the abuse guest runs for seconds).
 set -u
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -11,12 +12,15 @@ failures=0
 	-o "$work/demo.rw" || exit 1
 "$top_builddir/rewriter/lilyvm-rewrite" "$top_builddir/tests/guests/triple/triple.elf" \
 	-o "$work/triple.rw" || exit 1
+"$top_builddir/rewriter/lilyvm-rewrite" "$top_builddir/tests/guests/abuse/abuse.elf" \
+	-o "$work/abuse.rw" || exit 1
 
 # Run lilyvm on a pseudo-terminal (script) and compare stty before and after.
 on_terminal() {
+	{ sleep "${3:-0}"; [ -z "${3:-}" ] || printf '\001x'; sleep 1; } |
 	script -qec "stty -g >'$work/before'; '$top_builddir/lightvm/lilyvm' run '$1' \
 		2>'$work/err'; stty -g >'$work/after'; stty -a >'$work/after-all'" /dev/null \
-		</dev/null >"$work/out"
+		>"$work/out"
 	if ! cmp -s "$work/before" "$work/after"; then
 		echo "FAIL: $2: the terminal was not restored"
 		failures=$((failures + 1))
@@ -32,4 +36,7 @@ on_terminal "$work/demo.rw" "guest powers off"
 grep -q 'demo: powering off' "$work/out" || { echo "FAIL: no guest output"; failures=$((failures + 1)); }
 on_terminal "$work/triple.rw" "guest triple-faults"
 grep -q 'triple fault' "$work/err" || { echo "FAIL: no triple fault line"; failures=$((failures + 1)); }
+on_terminal "$work/abuse.rw" "Ctrl-A x while the guest runs" 1
+grep -q 'stopped from the console (Ctrl-A x)' "$work/err" ||
+	{ echo "FAIL: Ctrl-A x did not stop the guest: $(cat "$work/err")"; failures=$((failures + 1)); }
 exit $((failures != 0))
