@@ -6,9 +6,10 @@
  * is mirrored in a POSIX timer (SIGALRM) and watched descriptors signal
  * readiness (SIGIO); either handler kicks the child, which stops, and at
  * every stop one poll(0) over the device timers (timerfds) and watched
- * descriptors serves whatever is ready. A kick cannot be lost: sent before
- * waitpid() blocks, it still stops the child. While the guest halts, the
- * same descriptors are waited for in poll().
+ * descriptors serves whatever is ready. No wake-up is lost: a kick sent
+ * before waitpid() blocks still stops the child, and an event signalled
+ * while no child runs is remembered and kicks it as it resumes. While the
+ * guest halts, the same descriptors are waited for in poll().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +44,8 @@ struct vm_timer {
 
 /* The running child a host event must stop, 0 while none runs. */
 static volatile pid_t kick_target;
+/* A host event came while no child ran: kick it as soon as it runs again. */
+static volatile sig_atomic_t wakeup_pending;
 
 static void kick_on_signal(int sig)
 {
@@ -50,6 +53,8 @@ static void kick_on_signal(int sig)
 
 	if (kick_target)
 		syscall(SYS_tgkill, kick_target, kick_target, SIGUSR1);
+	else
+		wakeup_pending = 1;
 	errno = saved;
 }
 
@@ -274,6 +279,11 @@ int vm_wait_child(struct vm *vm, struct child_event *ev)
 	int got;
 
 	kick_target = child_pid(vm->child);
+	/* An event signalled while the monitor was busy must not wait for the next stop. */
+	if (wakeup_pending) {
+		wakeup_pending = 0;
+		child_kick(vm->child);
+	}
 	while (!(got = child_poll(vm->child, ev, 1)) && errno == EINTR)
 		;
 	kick_target = 0;

@@ -11,7 +11,7 @@ GUEST_DEPS = $(GUEST_RUNTIME) $(srcdir)/tests/guests/lib/guest.h \
 MICRO_GUESTS = tests/guests/demo/demo.elf tests/guests/exceptions/exceptions.elf \
 	tests/guests/iflag/iflag.elf tests/guests/pic/pic.elf tests/guests/pit/pit.elf \
 	tests/guests/uart/uart.elf tests/guests/descriptors/descriptors.elf tests/guests/rings/rings.elf \
-	tests/guests/usertls/usertls.elf tests/guests/fpu/fpu.elf
+	tests/guests/usertls/usertls.elf tests/guests/fpu/fpu.elf tests/guests/rtc/rtc.elf
 # Guests with a script of their own, and the benchmark guest (bench/traps.sh).
 OTHER_GUESTS = tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
 	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf \
@@ -32,6 +32,7 @@ tests/guests/descriptors/descriptors.elf: $(srcdir)/tests/guests/descriptors/des
 tests/guests/rings/rings.elf: $(srcdir)/tests/guests/rings/rings.c
 tests/guests/usertls/usertls.elf: $(srcdir)/tests/guests/usertls/usertls.c
 tests/guests/fpu/fpu.elf: $(srcdir)/tests/guests/fpu/fpu.c
+tests/guests/rtc/rtc.elf: $(srcdir)/tests/guests/rtc/rtc.c
 tests/guests/hostile/hostile.elf: $(srcdir)/tests/guests/hostile/hostile.c
 tests/guests/triple/triple.elf: $(srcdir)/tests/guests/triple/triple.c
 tests/guests/callgate/callgate.elf: $(srcdir)/tests/guests/callgate/callgate.c
@@ -53,5 +54,6 @@ EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/hostile.sh \
 	tests/guests/iflag/iflag.c tests/guests/pic/pic.c tests/guests/pit/pit.c \
 	tests/guests/uart/uart.c tests/guests/descriptors/descriptors.c \
 	tests/guests/rings/rings.c tests/guests/usertls/usertls.c tests/guests/fpu/fpu.c \
+	tests/guests/rtc/rtc.c \
 	tests/guests/hostile/hostile.c tests/guests/triple/triple.c \
 	tests/guests/bench/bench.c tests/guests/bench/cpuwork.h
