@@ -59,7 +59,7 @@ struct cpu {
 	unsigned cpl;
 	int inhibit;		/* interrupts held off for one instruction (sti, mov ss) */
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
-	uint64_t tsc_base;	/* host TSC at power-on */
+	uint64_t tsc_base;	/* subtracted from the host TSC; moved only by a TSC write */
 	int nm_armed;		/* CR0.TS was set: #NM due before ring 3 runs (cpu_set_cr0) */
 };
 
