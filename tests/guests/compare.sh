@@ -10,14 +10,7 @@ trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
 fail() { echo "FAIL: $name: $*"; exit 1; }
 
-# The monitor must not need root: as root, run it as nobody.
-unprivileged() {
-	if [ "$(id -u)" -eq 0 ]; then
-		setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
-	else
-		"$@"
-	fi
-}
+. "$top_srcdir/tests/guests/lib/unprivileged.sh"
 
 "$top_builddir/rewriter/lilyvm-rewrite" "$elf" -o "$work/$name.rw" --verify ||
 	fail "the rewriter refused the image"

@@ -12,13 +12,7 @@ chmod 755 "$work"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-unprivileged() {
-	if [ "$(id -u)" -eq 0 ]; then
-		setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
-	else
-		"$@"
-	fi
-}
+. "$top_srcdir/tests/guests/lib/unprivileged.sh"
 
 no_host_effects() {
 	for m in $markers; do

@@ -47,7 +47,7 @@ TESTS += $(MICRO_GUESTS) tests/guests/hostile.sh tests/guests/triple.sh tests/gu
 TEST_EXTENSIONS += .elf
 ELF_LOG_COMPILER = $(SHELL) $(srcdir)/tests/guests/compare.sh
 CLEANFILES += $(MICRO_GUESTS) $(OTHER_GUESTS)
-EXTRA_DIST += $(GUEST_DEPS) tests/guests/compare.sh tests/guests/hostile.sh \
+EXTRA_DIST += $(GUEST_DEPS) tests/guests/lib/unprivileged.sh tests/guests/compare.sh tests/guests/hostile.sh \
 	tests/guests/triple.sh tests/guests/unemulated.sh tests/guests/callgate/callgate.c \
 	tests/guests/abuse.sh tests/guests/abuse/abuse.c \
 	tests/guests/demo/demo.c tests/guests/exceptions/exceptions.c \
