@@ -1,11 +1,12 @@
 # bench/: benchmarks, run by hand (`make bench`); none of them is a test.
 EXTRA_DIST += bench/rewrite-vmlinux.sh bench/README.md bench/traps.sh bench/ptrace-floor.c \
-	bench/cpu-native.c tests/guests/bench/bench.c tests/guests/bench/cpuwork.h
+	bench/cpu-native.c tests/guests/bench/bench.c tests/guests/bench/cpuwork.h \
+	bench/mmu.sh tests/guests/mmubench/mmubench.c
 CLEANFILES += bench/ptrace-floor$(EXEEXT) bench/cpu-native$(EXEEXT) tests/guests/bench/bench.elf
 
-.PHONY: bench bench-rewrite bench-traps
-# The trap bench first: a missed rewrite target (exit 1) must not skip it.
-bench: bench-traps bench-rewrite
+.PHONY: bench bench-rewrite bench-traps bench-mmu
+# The trap and MMU benches first: a missed rewrite target (exit 1) must not skip them.
+bench: bench-traps bench-mmu bench-rewrite
 
 # Rewrite the vmlinux of Debian's i386 686 kernel (fetched once, then cached).
 bench-rewrite: rewriter/lilyvm-rewrite$(EXEEXT) ports/linux/lilyvm-unbzimage$(EXEEXT)
@@ -22,6 +23,16 @@ bench-traps: rewriter/lilyvm-rewrite$(EXEEXT) lightvm/lilyvm$(EXEEXT) \
 	PTRACE_FLOOR=$(abs_top_builddir)/bench/ptrace-floor$(EXEEXT) \
 	CPU_NATIVE=$(abs_top_builddir)/bench/cpu-native$(EXEEXT) \
 		$(SHELL) $(top_srcdir)/bench/traps.sh
+
+# Paging: page faults, address-space switches and fork against QEMU TCG and
+# the ptrace-stop floor (mmu.sh).
+bench-mmu: rewriter/lilyvm-rewrite$(EXEEXT) lightvm/lilyvm$(EXEEXT) \
+		tests/guests/mmubench/mmubench.elf bench/ptrace-floor$(EXEEXT)
+	LILYVM_REWRITE=$(abs_top_builddir)/rewriter/lilyvm-rewrite$(EXEEXT) \
+	LILYVM=$(abs_top_builddir)/lightvm/lilyvm$(EXEEXT) \
+	BENCH_GUEST=$(abs_top_builddir)/tests/guests/mmubench/mmubench.elf \
+	PTRACE_FLOOR=$(abs_top_builddir)/bench/ptrace-floor$(EXEEXT) \
+		$(SHELL) $(top_srcdir)/bench/mmu.sh
 
 # Host programs, built with the host compiler.
 bench/ptrace-floor$(EXEEXT): $(srcdir)/bench/ptrace-floor.c

@@ -3,9 +3,10 @@
  *
  * The guest runs under PTRACE_SYSEMU, so every system-call instruction it
  * executes (int $0x80, sysenter, syscall) stops here before the host kernel
- * acts on it and is never executed. The child's own host calls are made by
- * the monitor through the stub gadget with PTRACE_SYSCALL; a seccomp filter
- * kills the child if any other instruction pointer ever makes one.
+ * acts on it and is never executed. The child's own host calls are run by
+ * the stub (stub.S) in batches, one ptrace stop per batch; a seccomp filter
+ * kills the child if any instruction pointer but the stub's gadget ever
+ * makes one.
  */
 #include <elf.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include "lightvm/log.h"
 
 /* i386 system-call numbers: the child is a 32-bit process. */
+#define NR32_MMAP2 192
 #define NR32_MUNMAP 91
 #define NR32_MREMAP 163
 #define NR32_PRCTL 172
@@ -37,11 +39,29 @@
 /* The stub program, linked into the monitor by stub_blob.S. */
 extern const unsigned char lilyvm_stub_elf[], lilyvm_stub_elf_end[];
 
+/* stub.S: int3 at _start, the gadget at +1, the batch loop at +16. */
+#define STUB_GADGET_OFF 1
+#define STUB_BATCH_OFF 16
+#define HOST_CODE32 0x23	/* the host's flat 32-bit user segments */
+#define HOST_DATA 0x2b
+
+/* A batch record in the scratch page, as stub.S reads it. */
+struct batch_call {
+	uint32_t nr, arg[6];
+	int32_t result;
+};
+
+#define BATCH_MAX ((4096 - CHILD_BATCH_OPS) / sizeof(struct batch_call))
+
 struct child {
 	pid_t pid;
 	uint32_t gadget;	/* address of the stub's int $0x80 */
+	uint32_t batch;		/* address of its batch loop */
+	uint8_t *scratch;	/* the scratch page, as the monitor sees it */
+	size_t queued;		/* calls waiting in the scratch page */
 	int gone;		/* it exited or was killed; status holds how */
 	int status;
+	char error[128];	/* the first failed call of the last batch */
 };
 
 static int fail(char *err, size_t errlen, const char *what)
@@ -101,8 +121,9 @@ static int run_to_gadget_entry(struct child *c)
 	}
 }
 
-long child_syscall(struct child *c, long nr, long a1, long a2, long a3, long a4, long a5,
-		   long a6)
+/* One host call by stepping through the gadget's syscall stops: before the scratch page exists. */
+static long raw_syscall(struct child *c, long nr, long a1, long a2, long a3, long a4, long a5,
+			long a6)
 {
 	struct user_regs_struct saved, r;
 	int status;
@@ -177,7 +198,7 @@ static int strip_address_space(struct child *c, uint32_t stub_page)
 			n++;
 	fclose(f);
 	for (int i = 0; i < n; i++)
-		if (child_syscall(c, NR32_MUNMAP, lo[i], hi[i] - lo[i], 0, 0, 0, 0))
+		if (raw_syscall(c, NR32_MUNMAP, lo[i], hi[i] - lo[i], 0, 0, 0, 0))
 			return -1;
 	return 0;
 }
@@ -185,13 +206,109 @@ static int strip_address_space(struct child *c, uint32_t stub_page)
 /* Move the stub page to STUB_ADDR, out of the way of guest addresses. */
 static int move_stub(struct child *c, uint32_t stub_page)
 {
-	long r = child_syscall(c, NR32_MREMAP, stub_page, 4096, 4096,
-			       MREMAP_MAYMOVE | MREMAP_FIXED, STUB_ADDR, 0);
+	long r = raw_syscall(c, NR32_MREMAP, stub_page, 4096, 4096,
+			     MREMAP_MAYMOVE | MREMAP_FIXED, STUB_ADDR, 0);
 
 	if (r != (long)STUB_ADDR)
 		return -1;
 	c->gadget = STUB_ADDR + (c->gadget & 0xfff);
+	c->batch = STUB_ADDR + (c->batch & 0xfff);
 	return 0;
+}
+
+/* The scratch page: the last page of the RAM memfd, at page scratch_pgoff. */
+static int map_scratch(struct child *c, uint32_t scratch_pgoff)
+{
+	long r = raw_syscall(c, NR32_MMAP2, SCRATCH_ADDR, 4096, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, scratch_pgoff);
+
+	return r == (long)SCRATCH_ADDR ? 0 : -1;
+}
+
+/* Run the stub from the batch loop to its final int3; kicks that arrive meanwhile are dropped. */
+static int run_stub(struct child *c)
+{
+	struct user_regs_struct r;
+	int status;
+
+	for (;;) {
+		if (ptrace(PTRACE_CONT, c->pid, 0, 0) || wait_stop(c, &status))
+			return -1;
+		if (WSTOPSIG(status) == SIGTRAP)
+			break;
+		if (WSTOPSIG(status) != SIGUSR1 && WSTOPSIG(status) != SIGALRM &&
+		    WSTOPSIG(status) != SIGIO)
+			return -1;
+	}
+	return child_get_regs(c, &r) || ((uint32_t)r.rip & ~0xfffu) != STUB_ADDR ? -1 : 0;
+}
+
+/* Note the first failed call of a batch. */
+static int check_results(struct child *c, const struct batch_call *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i].result < 0 && b[i].result > -4096) {
+			snprintf(c->error, sizeof(c->error), "host call %u(%#x, %#x, %#x) failed: %s",
+				 b[i].nr, b[i].arg[0], b[i].arg[1], b[i].arg[2],
+				 strerror(-b[i].result));
+			return -1;
+		}
+	return 0;
+}
+
+int child_flush(struct child *c)
+{
+	struct batch_call *b = (struct batch_call *)(c->scratch + CHILD_BATCH_OPS);
+	uint32_t end = SCRATCH_ADDR + CHILD_BATCH_OPS + c->queued * sizeof(*b);
+	struct user_regs_struct saved, r;
+	size_t n = c->queued;
+
+	if (!n)
+		return 0;
+	c->queued = 0;
+	memcpy(c->scratch + CHILD_BATCH_HDR, &end, 4);
+	if (child_get_regs(c, &saved))
+		return -1;
+	r = saved;
+	r.rip = c->batch;
+	r.rsp = SCRATCH_ADDR + CHILD_BATCH_OPS;
+	r.cs = HOST_CODE32;
+	r.ss = r.ds = r.es = HOST_DATA;
+	r.eflags = 0x202;
+	r.orig_rax = -1;
+	if (child_set_regs(c, &r) || run_stub(c) || child_set_regs(c, &saved)) {
+		snprintf(c->error, sizeof(c->error), "the child's stub did not run its batch");
+		return -1;
+	}
+	return check_results(c, b, n);
+}
+
+int child_queue(struct child *c, long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	struct batch_call *b;
+
+	if (c->queued == BATCH_MAX && child_flush(c))
+		return -1;
+	b = (struct batch_call *)(c->scratch + CHILD_BATCH_OPS) + c->queued++;
+	*b = (struct batch_call){ nr, { a1, a2, a3, a4, a5, a6 }, 0 };
+	return 0;
+}
+
+long child_syscall(struct child *c, long nr, long a1, long a2, long a3, long a4, long a5,
+		   long a6)
+{
+	const struct batch_call *b = (const struct batch_call *)(c->scratch + CHILD_BATCH_OPS);
+
+	if (child_flush(c) || child_queue(c, nr, a1, a2, a3, a4, a5, a6))
+		return -EIO;
+	if (child_flush(c) && b->result >= 0)
+		return -EIO;
+	return b->result >= -4095 && b->result < 0 ? b->result : (long)(uint32_t)b->result;
+}
+
+const char *child_error(const struct child *c)
+{
+	return c->error;
 }
 
 static uint32_t stub_entry(void)
@@ -201,7 +318,8 @@ static uint32_t stub_entry(void)
 	return eh->e_entry;
 }
 
-int child_start(struct child **out, int ram_fd, char *err, size_t errlen)
+int child_start(struct child **out, int ram_fd, uint32_t scratch_pgoff, void *scratch, char *err,
+		size_t errlen)
 {
 	struct child *c = calloc(1, sizeof(*c));
 	int stub_fd = stub_memfd(), status;
@@ -222,8 +340,11 @@ int child_start(struct child **out, int ram_fd, char *err, size_t errlen)
 		child_destroy(c);
 		return -1;
 	}
-	c->gadget = entry + 1;	/* stub.S: int3, then the gadget */
-	if (strip_address_space(c, entry & ~0xfffu) || move_stub(c, entry & ~0xfffu)) {
+	c->gadget = entry + STUB_GADGET_OFF;
+	c->batch = entry + STUB_BATCH_OFF;
+	c->scratch = scratch;
+	if (strip_address_space(c, entry & ~0xfffu) || move_stub(c, entry & ~0xfffu) ||
+	    map_scratch(c, scratch_pgoff)) {
 		snprintf(err, errlen, "cannot strip the guest process's address space");
 		child_destroy(c);
 		return -1;

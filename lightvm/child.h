@@ -7,8 +7,8 @@
  *   [0, vm.mmap_min_addr)        never mappable by a process (4 KiB or 64 KiB)
  *   [mmap_min_addr, SCRATCH_ADDR) free for the guest
  *   [SCRATCH_ADDR, +4K)          scratch page shared with the monitor (the
- *                                last page of the RAM memfd): arguments of
- *                                the child's own host calls
+ *                                last page of the RAM memfd): the batches of
+ *                                the child's own host calls and their data
  *   [STUB_ADDR, STUB_ADDR+4K)    the stub page (lightvm/stub.S), read+exec
  *   [0xffffe000, 4 GiB)          above a 32-bit process's TASK_SIZE: never mappable
  * So a guest can never map its top 16 KiB (0xffffc000 and up), nor the
@@ -26,6 +26,8 @@
 #define SCRATCH_ADDR 0xffffc000u
 #define GUEST_VA_LIMIT SCRATCH_ADDR	/* first guest address that cannot be mapped */
 #define CHILD_RAM_FD 3		/* the guest RAM memfd, inherited at this number */
+#define CHILD_BATCH_HDR 0x400	/* scratch offset of the batch's end pointer (stub.S) */
+#define CHILD_BATCH_OPS 0x410	/* scratch offset of its first record */
 
 struct child;
 
@@ -42,8 +44,9 @@ struct child_event {
 	int status;		/* wait status for CHILD_GONE */
 };
 
-/* Fork and exec the stub, strip the child to the stub page; ram_fd becomes CHILD_RAM_FD. */
-int child_start(struct child **out, int ram_fd, char *err, size_t errlen);
+/* Fork and exec the stub, strip the child to the stub and scratch pages; ram_fd becomes CHILD_RAM_FD. */
+int child_start(struct child **out, int ram_fd, uint32_t scratch_pgoff, void *scratch, char *err,
+		size_t errlen);
 /* Kill the child and free the handle. */
 void child_destroy(struct child *c);
 /* The child's host process ID. */
@@ -51,6 +54,12 @@ pid_t child_pid(const struct child *c);
 /* Run host system call nr with up to six arguments in the stopped child; the result or -errno. */
 long child_syscall(struct child *c, long nr, long a1, long a2, long a3, long a4, long a5,
 		   long a6);
+/* Queue a host call for the next batch (run when full or by child_flush); -1 if a batch failed. */
+int child_queue(struct child *c, long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+/* Run the queued calls in the stopped child, one stop for all; -1 if any failed (child_error). */
+int child_flush(struct child *c);
+/* What went wrong in the last failed batch. */
+const char *child_error(const struct child *c);
 /* Install the seccomp filter that only lets the stub gadget make the child's own calls. */
 int child_lock_down(struct child *c, void *scratch, uint32_t scratch_addr);
 /* Read the stopped child's registers. */

@@ -42,6 +42,25 @@ static struct fault make_fault(unsigned vec, uint32_t err)
 	return (struct fault){ (int)vec, err };
 }
 
+/* After a failed guest memory access: the #PF it met, or else the fault vec. */
+static struct fault mem_fault_or(struct vm *vm, unsigned vec, uint32_t err)
+{
+	if (vm->cpu.pf_pending) {
+		vm->cpu.pf_pending = 0;
+		return make_fault(EXC_PF, vm->cpu.pf_err);
+	}
+	return make_fault(vec, err);
+}
+
+int cpu_raise_memory_fault(struct vm *vm)
+{
+	if (vm->cpu.pf_pending && !vm->stop) {
+		vm->cpu.pf_pending = 0;
+		cpu_fault(vm, EXC_PF, vm->cpu.pf_err);
+	}
+	return -1;
+}
+
 static uint32_t desc_base(uint64_t d)
 {
 	return ((d >> 16) & 0xffffff) | ((d >> 56) & 0xff) << 24;
@@ -171,11 +190,12 @@ int cpu_read_desc(struct vm *vm, uint16_t sel, uint64_t *desc)
 	uint32_t limit = sel & 4 ? c->ldtr.limit : c->gdtr.limit;
 	uint32_t off = sel & ~7u;
 
+	vm->cpu.pf_pending = 0;
 	if ((sel & 4) && !(c->ldtr.attr & A_PRESENT))
 		return -1;
 	if (off + 7 > limit)
 		return -1;
-	return guest_read(vm, base + off, desc, 8);
+	return guest_read_sys(vm, base + off, desc, 8);
 }
 
 /* Hardware sets the accessed bit of a descriptor it loads; so do we. */
@@ -188,7 +208,7 @@ static void mark_accessed(struct vm *vm, uint16_t sel, uint64_t *d)
 		return;
 	access |= A_ACCESSED;
 	*d |= (uint64_t)A_ACCESSED << 40;
-	guest_write(vm, base + (sel & ~7u) + 5, &access, 1);
+	guest_write_sys(vm, base + (sel & ~7u) + 5, &access, 1);
 }
 
 static int is_flat(const struct seg *s)
@@ -380,7 +400,7 @@ static struct fault load_seg(struct vm *vm, enum seg_reg r, uint16_t sel)
 		return no_fault;
 	}
 	if (cpu_read_desc(vm, sel, &d))
-		return make_fault(EXC_GP, sel & 0xfffc);
+		return mem_fault_or(vm, EXC_GP, sel & 0xfffc);
 	f = r == SEG_SS ? check_stack_seg(vm->cpu.cpl, sel, d, EXC_GP) : check_data_seg(vm, sel, d);
 	if (f.vec >= 0)
 		return f;
@@ -447,7 +467,7 @@ static struct fault far_transfer(struct vm *vm, uint16_t sel, uint32_t off, int 
 	uint64_t d;
 
 	if ((sel & 0xfffc) == 0 || cpu_read_desc(vm, sel, &d))
-		return make_fault(EXC_GP, sel & 0xfffc);
+		return mem_fault_or(vm, EXC_GP, sel & 0xfffc);
 	if (!(desc_attr(d) & A_S)) {
 		vm_unsupported(vm, "far %s through a gate or TSS (selector %#x) is not emulated yet",
 			call ? "call" : "jmp", sel);
@@ -457,7 +477,7 @@ static struct fault far_transfer(struct vm *vm, uint16_t sel, uint32_t off, int 
 	if (f.vec >= 0)
 		return f;
 	if (call && (cpu_push(vm, c->seg[SEG_CS].sel, size) || cpu_push(vm, next, size)))
-		return make_fault(EXC_SS, 0);
+		return mem_fault_or(vm, EXC_SS, 0);
 	mark_accessed(vm, sel, &d);
 	load_cs(vm, sel, d, c->cpl);
 	c->regs.rip = op32 ? off : off & 0xffff;
@@ -498,9 +518,9 @@ static struct fault return_outer(struct vm *vm, uint16_t cs, uint64_t cs_desc, u
 
 	c->regs.rsp += imm;
 	if (cpu_pop(vm, &esp, size) || cpu_pop(vm, &ss, size))
-		return make_fault(EXC_SS, 0);
+		return mem_fault_or(vm, EXC_SS, 0);
 	if ((ss & 0xfffc) == 0 || cpu_read_desc(vm, ss, &d))
-		return make_fault(EXC_GP, ss & 0xfffc);
+		return mem_fault_or(vm, EXC_GP, ss & 0xfffc);
 	f = check_stack_seg(cs & 3, ss, d, EXC_GP);
 	if (f.vec >= 0)
 		return f;
@@ -515,9 +535,9 @@ static struct fault pop_code_selector(struct vm *vm, unsigned size, uint32_t *ei
 				      uint32_t *cs, uint64_t *d)
 {
 	if (cpu_pop(vm, eip, size) || cpu_pop(vm, cs, size))
-		return make_fault(EXC_SS, 0);
+		return mem_fault_or(vm, EXC_SS, 0);
 	if ((*cs & 0xfffc) == 0 || cpu_read_desc(vm, *cs, d))
-		return make_fault(EXC_GP, *cs & 0xfffc);
+		return mem_fault_or(vm, EXC_GP, *cs & 0xfffc);
 	return check_code_seg(*cs, *d, vm->cpu.cpl, 1);
 }
 
@@ -557,7 +577,7 @@ int cpu_iret(struct vm *vm, int op32)
 	}
 	f = pop_code_selector(vm, size, &eip, &cs, &d);
 	if (f.vec < 0 && cpu_pop(vm, &fl, size))
-		f = make_fault(EXC_SS, 0);
+		f = mem_fault_or(vm, EXC_SS, 0);
 	if (f.vec < 0 && old_cpl == 0 && (fl & FL_VM) && op32) {
 		vm_unsupported(vm, "iret to virtual-8086 mode is not emulated");
 		return -1;
@@ -628,7 +648,9 @@ int cpu_load_system_seg(struct vm *vm, int tr, uint16_t sel)
 		return 0;
 	}
 	if ((sel & 4) || (sel & 0xfffc) == 0 || cpu_read_desc(vm, sel, &d)) {
-		cpu_fault(vm, EXC_GP, sel & 0xfffc);
+		struct fault f = mem_fault_or(vm, EXC_GP, sel & 0xfffc);
+
+		cpu_fault(vm, f.vec, f.err);
 		return -1;
 	}
 	a = desc_attr(d);
@@ -643,7 +665,7 @@ int cpu_load_system_seg(struct vm *vm, int tr, uint16_t sel)
 	if (tr) {		/* ltr marks the TSS busy in the guest's GDT */
 		uint8_t access = ((d >> 40) & 0xff) | 2;
 
-		guest_write(vm, vm->cpu.gdtr.base + (sel & ~7u) + 5, &access, 1);
+		guest_write_sys(vm, vm->cpu.gdtr.base + (sel & ~7u) + 5, &access, 1);
 		d |= 2ull << 40;
 	}
 	set_cache(s, sel, d);
@@ -661,9 +683,9 @@ static struct fault tss_stack(struct vm *vm, unsigned cpl, uint32_t *esp, uint16
 
 	if (off + (is32 ? 7 : 3) > tr->limit)
 		return make_fault(EXC_TS, tr->sel & 0xfffc);
-	if (guest_read(vm, tr->base + off, &v, is32 ? 4 : 2) ||
-	    guest_read(vm, tr->base + off + (is32 ? 4 : 2), &s, 2))
-		return make_fault(EXC_TS, tr->sel & 0xfffc);
+	if (guest_read_sys(vm, tr->base + off, &v, is32 ? 4 : 2) ||
+	    guest_read_sys(vm, tr->base + off + (is32 ? 4 : 2), &s, 2))
+		return mem_fault_or(vm, EXC_TS, tr->sel & 0xfffc);
 	*esp = v;
 	*ss = s;
 	return no_fault;
@@ -682,16 +704,17 @@ static struct fault switch_stack(struct vm *vm, unsigned cpl, unsigned size)
 	if (f.vec >= 0)
 		return f;
 	if ((ss & 0xfffc) == 0 || cpu_read_desc(vm, ss, &d))
-		return make_fault(EXC_TS, ss & 0xfffc);
+		return mem_fault_or(vm, EXC_TS, ss & 0xfffc);
 	f = check_stack_seg(cpl, ss, d, EXC_TS);
 	if (f.vec >= 0)
 		return f;
 	set_cache(&c->seg[SEG_SS], ss, d);
 	c->regs.rsp = esp;
+	c->cpl = cpl;		/* the pushes are the inner ring's accesses */
 	if (cpu_push(vm, old_ss, size) || cpu_push(vm, old_esp, size)) {
 		c->seg[SEG_SS] = saved;
 		c->regs.rsp = old_esp;
-		return make_fault(EXC_SS, ss & 0xfffc);
+		return mem_fault_or(vm, EXC_SS, ss & 0xfffc);
 	}
 	return no_fault;
 }
@@ -708,8 +731,9 @@ static struct fault deliver_once(struct vm *vm, unsigned vec, enum event_kind ki
 	uint16_t cs_sel = c->seg[SEG_CS].sel, sel;
 	struct fault f;
 
-	if (vec * 8 + 7 > c->idtr.limit || guest_read(vm, c->idtr.base + vec * 8, &gate, 8))
-		return make_fault(EXC_GP, idt_err);
+	c->pf_pending = 0;
+	if (vec * 8 + 7 > c->idtr.limit || guest_read_sys(vm, c->idtr.base + vec * 8, &gate, 8))
+		return mem_fault_or(vm, EXC_GP, idt_err);
 	type = (gate >> 40) & 0x1f;
 	if (type == 5) {
 		vm_unsupported(vm, "vector %u goes through a task gate, which is not emulated", vec);
@@ -723,7 +747,7 @@ static struct fault deliver_once(struct vm *vm, unsigned vec, enum event_kind ki
 		return make_fault(EXC_NP, idt_err);
 	sel = (gate >> 16) & 0xffff;
 	if ((sel & 0xfffc) == 0 || cpu_read_desc(vm, sel, &d))
-		return make_fault(EXC_GP, (sel & 0xfffc) + ext);
+		return mem_fault_or(vm, EXC_GP, (sel & 0xfffc) + ext);
 	if (!is_code(desc_attr(d)) || A_DPL(desc_attr(d)) > c->cpl)
 		return make_fault(EXC_GP, (sel & 0xfffc) + ext);
 	if (!(desc_attr(d) & A_PRESENT))
@@ -734,7 +758,7 @@ static struct fault deliver_once(struct vm *vm, unsigned vec, enum event_kind ki
 		return f;
 	if (cpu_push(vm, fl, size) || cpu_push(vm, cs_sel, size) || cpu_push(vm, eip, size) ||
 	    (has_err && cpu_push(vm, err, size)))
-		return make_fault(EXC_SS, 0);
+		return mem_fault_or(vm, EXC_SS, 0);
 	load_cs(vm, sel, d, new_cpl);
 	c->vflags &= ~(FL_TF | FL_NT | (type & 1 ? 0 : FL_IF));
 	c->regs.rip = size == 4 ? (uint32_t)((gate & 0xffff) | (gate >> 32 & 0xffff0000))

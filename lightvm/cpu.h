@@ -44,9 +44,11 @@ int cpu_iret(struct vm *vm, int op32);
 int cpu_sysenter(struct vm *vm);
 /* Return to ring 3 from sysenter (EDX=EIP, ECX=ESP). */
 int cpu_sysexit(struct vm *vm);
-/* Push size (2 or 4) bytes on the guest stack; -1 after raising a fault. */
+/* Raise the #PF a failed guest_read/guest_write recorded; returns -1. */
+int cpu_raise_memory_fault(struct vm *vm);
+/* Push size (2 or 4) bytes on the guest stack; -1 if it faults (recorded, not raised). */
 int cpu_push(struct vm *vm, uint32_t value, unsigned size);
-/* Pop size bytes from the guest stack; -1 after raising a fault. */
+/* Pop size bytes from the guest stack; -1 if it faults (recorded, not raised). */
 int cpu_pop(struct vm *vm, uint32_t *value, unsigned size);
 /* Read the 8-byte descriptor for sel from the GDT or LDT; -1 if sel is past the table. */
 int cpu_read_desc(struct vm *vm, uint16_t sel, uint64_t *desc);

@@ -14,12 +14,13 @@
 #include "lightvm/devices.h"
 #include "lightvm/emulate.h"
 #include "lightvm/log.h"
+#include "lightvm/paging.h"
 
 #define CR0_PE 0x1u
 #define CR0_TS 0x8u
 #define CR0_PG 0x80000000u
 #define CR4_TSD 0x4u
-#define CR4_SUPPORTED 0x00000604u	/* TSD, OSFXSR, OSXMMEXCPT */
+#define CR4_SUPPORTED 0x00000694u	/* TSD, PSE, PGE, OSFXSR, OSXMMEXCPT */
 
 /* Working state of one emulated instruction. */
 struct insn {
@@ -118,6 +119,27 @@ static uint32_t mem_addr(struct insn *in, const cs_x86_op *op)
 	return in->vm->cpu.seg[seg].base + ea;
 }
 
+/* The instruction's own memory accesses: a failure raises the guest's #PF. */
+static int emu_read(struct vm *vm, uint32_t lin, void *buf, size_t len)
+{
+	return guest_read(vm, lin, buf, len) ? cpu_raise_memory_fault(vm) : 0;
+}
+
+static int emu_write(struct vm *vm, uint32_t lin, const void *buf, size_t len)
+{
+	return guest_write(vm, lin, buf, len) ? cpu_raise_memory_fault(vm) : 0;
+}
+
+static int emu_push(struct vm *vm, uint32_t value, unsigned size)
+{
+	return cpu_push(vm, value, size) ? cpu_raise_memory_fault(vm) : 0;
+}
+
+static int emu_pop(struct vm *vm, uint32_t *value, unsigned size)
+{
+	return cpu_pop(vm, value, size) ? cpu_raise_memory_fault(vm) : 0;
+}
+
 /* Read operand i of size bytes (register, immediate or memory); -1 on a fault. */
 static int read_op(struct insn *in, int i, uint32_t *v, unsigned size)
 {
@@ -127,7 +149,7 @@ static int read_op(struct insn *in, int i, uint32_t *v, unsigned size)
 	switch (op->type) {
 	case X86_OP_REG: *v = get_reg(in->vm, op->reg); return 0;
 	case X86_OP_IMM: *v = (uint32_t)op->imm; return 0;
-	case X86_OP_MEM: return guest_read(in->vm, mem_addr(in, op), v, size);
+	case X86_OP_MEM: return emu_read(in->vm, mem_addr(in, op), v, size);
 	default: return -1;
 	}
 }
@@ -140,7 +162,7 @@ static int write_op(struct insn *in, int i, uint32_t v, unsigned size)
 		set_reg(in->vm, op->reg, v);
 		return 0;
 	}
-	return op->type == X86_OP_MEM ? guest_write(in->vm, mem_addr(in, op), &v, size) : -1;
+	return op->type == X86_OP_MEM ? emu_write(in->vm, mem_addr(in, op), &v, size) : -1;
 }
 
 static unsigned iopl(const struct vm *vm)
@@ -202,7 +224,7 @@ static enum emu_result do_pushf(struct insn *in)
 {
 	unsigned size = in->op32 ? 4 : 2;
 
-	if (cpu_push(in->vm, cpu_eflags(in->vm) & ~(FL_VM | FL_RF), size) == 0)
+	if (emu_push(in->vm, cpu_eflags(in->vm) & ~(FL_VM | FL_RF), size) == 0)
 		advance(in);
 	return EMU_DONE;
 }
@@ -211,7 +233,7 @@ static enum emu_result do_popf(struct insn *in)
 {
 	uint32_t v;
 
-	if (cpu_pop(in->vm, &v, in->op32 ? 4 : 2))
+	if (emu_pop(in->vm, &v, in->op32 ? 4 : 2))
 		return EMU_DONE;
 	cpu_set_eflags(in->vm, v, in->op32 ? 0x257fd5 : 0x7fd5);
 	advance(in);
@@ -273,13 +295,13 @@ static enum emu_result do_string_io(struct insn *in, int out)
 		uint32_t v = 0;
 
 		if (out) {
-			if (guest_read(vm, vm->cpu.seg[src_seg].base + (uint32_t)vm->cpu.regs.rsi, &v, size))
+			if (emu_read(vm, vm->cpu.seg[src_seg].base + (uint32_t)vm->cpu.regs.rsi, &v, size))
 				return EMU_DONE;
 			devices_pio_write(vm->devs, port, size, v);
 			vm->cpu.regs.rsi = (uint32_t)(vm->cpu.regs.rsi + step);
 		} else {
 			v = devices_pio_read(vm->devs, port, size);
-			if (guest_write(vm, vm->cpu.seg[SEG_ES].base + (uint32_t)vm->cpu.regs.rdi, &v, size))
+			if (emu_write(vm, vm->cpu.seg[SEG_ES].base + (uint32_t)vm->cpu.regs.rdi, &v, size))
 				return EMU_DONE;
 			vm->cpu.regs.rdi = (uint32_t)(vm->cpu.regs.rdi + step);
 		}
@@ -300,7 +322,7 @@ static enum emu_result do_load_dtr(struct insn *in, struct dtr *d)
 	if (need_ring0(in))
 		return EMU_DONE;
 	a = mem_addr(in, &in->x->operands[0]);
-	if (guest_read(in->vm, a, &lim, 2) || guest_read(in->vm, a + 2, &base, 4))
+	if (emu_read(in->vm, a, &lim, 2) || emu_read(in->vm, a + 2, &base, 4))
 		return EMU_DONE;
 	d->limit = lim;
 	d->base = in->op32 ? base : base & 0xffffff;
@@ -312,7 +334,7 @@ static enum emu_result do_store_dtr(struct insn *in, const struct dtr *d)
 {
 	uint32_t a = mem_addr(in, &in->x->operands[0]);
 
-	if (guest_write(in->vm, a, &d->limit, 2) == 0 && guest_write(in->vm, a + 2, &d->base, 4) == 0)
+	if (emu_write(in->vm, a, &d->limit, 2) == 0 && emu_write(in->vm, a + 2, &d->base, 4) == 0)
 		advance(in);
 	return EMU_DONE;
 }
@@ -367,6 +389,7 @@ static uint32_t *control_reg(struct vm *vm, x86_reg r)
 static int write_cr(struct insn *in, x86_reg r, uint32_t v)
 {
 	struct vm *vm = in->vm;
+	uint32_t old;
 
 	if (r == X86_REG_CR0 && (v & CR0_PG) && !(v & CR0_PE)) {
 		cpu_fault(vm, EXC_GP, 0);
@@ -376,14 +399,13 @@ static int write_cr(struct insn *in, x86_reg r, uint32_t v)
 		cpu_fault(vm, EXC_GP, 0);
 		return -1;
 	}
-	if (r == X86_REG_CR0 && (v & CR0_PG) && !(vm->cpu.cr0 & CR0_PG)) {
-		vm_unsupported(vm, "guest enabled paging (CR0.PG), which needs mmu-emu (not built yet)");
-		return -1;
-	}
+	old = *control_reg(vm, r);
 	if (r == X86_REG_CR0)
 		cpu_set_cr0(vm, v);
 	else
 		*control_reg(vm, r) = v;
+	if (r == X86_REG_CR0 || r == X86_REG_CR3 || r == X86_REG_CR4)
+		paging_cr_written(vm, r == X86_REG_CR0 ? 0 : r == X86_REG_CR3 ? 3 : 4, old);
 	return 0;
 }
 
@@ -429,7 +451,7 @@ static enum emu_result do_push_seg(struct insn *in)
 {
 	int r = seg_index(in->x->operands[0].reg);
 
-	if (cpu_push(in->vm, in->vm->cpu.seg[r].sel, in->op32 ? 4 : 2) == 0)
+	if (emu_push(in->vm, in->vm->cpu.seg[r].sel, in->op32 ? 4 : 2) == 0)
 		advance(in);
 	return EMU_DONE;
 }
@@ -440,7 +462,7 @@ static enum emu_result do_pop_seg(struct insn *in)
 	unsigned long long esp = in->vm->cpu.regs.rsp;
 	uint32_t v;
 
-	if (cpu_pop(in->vm, &v, in->op32 ? 4 : 2))
+	if (emu_pop(in->vm, &v, in->op32 ? 4 : 2))
 		return EMU_DONE;
 	if (cpu_load_seg(in->vm, r, v)) {
 		in->vm->cpu.regs.rsp = esp;	/* the fault leaves the stack as it was */
@@ -469,7 +491,7 @@ static int read_far_ptr(struct insn *in, int i, uint32_t *off, uint32_t *sel)
 	unsigned size = in->op32 ? 4 : 2;
 
 	*off = *sel = 0;
-	return guest_read(in->vm, a, off, size) || guest_read(in->vm, a + size, sel, 2) ? -1 : 0;
+	return emu_read(in->vm, a, off, size) || emu_read(in->vm, a + size, sel, 2) ? -1 : 0;
 }
 
 static enum emu_result do_load_far_ptr(struct insn *in)
@@ -660,9 +682,9 @@ static enum emu_result do_rdtsc(struct insn *in, int rdtscp)
 /*
  * The CPUID model: an i686 with the user-level features the host runs
  * natively (FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, CLFLUSH) and the
- * system features the monitor emulates (MSR, RDTSCP). Nothing it cannot
- * back: no APIC, no SYSENTER, no MTRR/PAT/MCE, and no paging extensions
- * until mmu-emu provides them.
+ * system features the monitor emulates (MSR, RDTSCP, and mmu-emu's 4 MiB
+ * and global pages: PSE, PGE). Nothing it cannot back: no APIC, no
+ * SYSENTER, no MTRR/PAT/MCE, no PAE yet.
  */
 static void cpuid_model(uint32_t leaf, uint32_t r[4])
 {
@@ -677,8 +699,8 @@ static void cpuid_model(uint32_t leaf, uint32_t r[4])
 	case 1:
 		r[0] = 0x00000633;	/* family 6, model 3, stepping 3 */
 		r[1] = 8 << 8;		/* CLFLUSH line: 64 bytes */
-		r[3] = 1u << 0 | 1u << 4 | 1u << 5 | 1u << 8 | 1u << 15 | 1u << 19 | 1u << 23 |
-		       1u << 24 | 1u << 25 | 1u << 26;
+		r[3] = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 8 | 1u << 13 | 1u << 15 |
+		       1u << 19 | 1u << 23 | 1u << 24 | 1u << 25 | 1u << 26;
 		break;
 	case 0x80000000:
 		r[0] = 0x80000004;
@@ -732,6 +754,15 @@ static enum emu_result do_simple_ring0(struct insn *in, uint32_t clear_cr0)
 	if (need_ring0(in))
 		return EMU_DONE;
 	cpu_set_cr0(in->vm, in->vm->cpu.cr0 & ~clear_cr0);
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_invlpg(struct insn *in)
+{
+	if (need_ring0(in))
+		return EMU_DONE;
+	paging_invlpg(in->vm, mem_addr(in, &in->x->operands[0]));
 	advance(in);
 	return EMU_DONE;
 }
@@ -795,7 +826,8 @@ static enum emu_result dispatch(struct insn *in)
 	case X86_INS_SMSW: return store16(in, vm->cpu.cr0);
 	case X86_INS_LMSW: return do_lmsw(in);
 	case X86_INS_CLTS: return do_simple_ring0(in, CR0_TS);
-	case X86_INS_INVD: case X86_INS_WBINVD: case X86_INS_INVLPG: return do_simple_ring0(in, 0);
+	case X86_INS_INVD: case X86_INS_WBINVD: return do_simple_ring0(in, 0);
+	case X86_INS_INVLPG: return do_invlpg(in);
 	case X86_INS_RDMSR: return do_msr(in, 0);
 	case X86_INS_WRMSR: return do_msr(in, 1);
 	case X86_INS_RDTSC: return do_rdtsc(in, 0);
@@ -853,4 +885,58 @@ const char *emulate_name(struct vm *vm, const uint8_t *bytes, size_t len, char *
 		snprintf(buf, buflen, "(undecodable %02x %02x %02x)", bytes[0], len > 1 ? bytes[1] : 0,
 			 len > 2 ? bytes[2] : 0);
 	return buf;
+}
+
+/* Whether [addr, addr+size) touches the page of lin. */
+static int touches(uint32_t addr, uint32_t size, uint32_t lin)
+{
+	return addr >> 12 == lin >> 12 || (addr + size - 1) >> 12 == lin >> 12;
+}
+
+/* Instructions that write the stack below ESP without a memory operand saying so. */
+static int pushes(unsigned id)
+{
+	switch (id) {
+	case X86_INS_PUSH: case X86_INS_PUSHAL: case X86_INS_PUSHAW: case X86_INS_PUSHF:
+	case X86_INS_PUSHFD: case X86_INS_CALL: case X86_INS_LCALL: case X86_INS_ENTER:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int stores_string(unsigned id)
+{
+	switch (id) {
+	case X86_INS_STOSB: case X86_INS_STOSW: case X86_INS_STOSD:
+	case X86_INS_MOVSB: case X86_INS_MOVSW: case X86_INS_MOVSD:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int emulate_writes_at(struct vm *vm, const uint8_t *bytes, size_t len, uint32_t lin,
+		      size_t *insn_len)
+{
+	const uint8_t *code = bytes;
+	uint64_t addr = (uint32_t)vm->cpu.regs.rip;
+	struct insn in = { .vm = vm, .ci = vm->insn };
+	uint32_t esp = (uint32_t)vm->cpu.regs.rsp, edi = (uint32_t)vm->cpu.regs.rdi;
+	size_t size = len;
+
+	if (!cs_disasm_iter(vm->cs, &code, &size, &addr, in.ci))
+		return -1;
+	in.x = &in.ci->detail->x86;
+	*insn_len = in.ci->size;
+	for (int i = 0; i < in.x->op_count; i++) {
+		const cs_x86_op *op = &in.x->operands[i];
+
+		if (op->type == X86_OP_MEM && (op->access & CS_AC_WRITE) &&
+		    touches(mem_addr(&in, op), op->size ? op->size : 4, lin))
+			return 1;
+	}
+	if (pushes(in.ci->id) && touches(vm->cpu.seg[SEG_SS].base + esp - 32, 32, lin))
+		return 1;
+	return stores_string(in.ci->id) && touches(vm->cpu.seg[SEG_ES].base + edi, 4, lin);
 }

@@ -17,6 +17,9 @@ enum emu_result {
 int emulate_init(struct vm *vm);
 /* Emulate the instruction held in bytes as if it ran at the guest's CS:EIP. */
 enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len);
+/* Whether the instruction in bytes (at CS:EIP) writes the page of lin: 1, 0, or -1 if undecodable. */
+int emulate_writes_at(struct vm *vm, const uint8_t *bytes, size_t len, uint32_t lin,
+		      size_t *insn_len);
 /* The mnemonic of the instruction in bytes, for messages. */
 const char *emulate_name(struct vm *vm, const uint8_t *bytes, size_t len, char *buf,
 			 size_t buflen);

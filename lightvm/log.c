@@ -17,7 +17,7 @@ static const struct {
 	{ "trap", TRACE_TRAP }, { "site", TRACE_SITE }, { "miss", TRACE_MISS },
 	{ "io", TRACE_IO },	{ "irq", TRACE_IRQ },	{ "exc", TRACE_EXC },
 	{ "seg", TRACE_SEG },	{ "syscall", TRACE_SYSCALL }, { "timer", TRACE_TIMER },
-	{ "all", ~0u },
+	{ "pf", TRACE_PF },	{ "all", ~0u },
 };
 
 void log_set_level(enum log_level level)

@@ -19,6 +19,7 @@ enum trace_class {
 	TRACE_SEG = 1u << 6,	/* segment loads and descriptor shadowing */
 	TRACE_SYSCALL = 1u << 7,	/* system-call instructions of the child */
 	TRACE_TIMER = 1u << 8,	/* host timers */
+	TRACE_PF = 1u << 9,	/* guest page faults the monitor resolves or raises */
 };
 
 /* Messages at or below this level are printed (default LOG_INFO). */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "lightvm/cpu.h"
+#include "lightvm/paging.h"
 #include "lightvm/symbols.h"
 #include "rewriter/sites.h"
 
@@ -32,15 +33,10 @@ static void dump_registers(struct vm *vm, FILE *f)
 		c->idtr.base, c->idtr.limit, c->tr.sel, c->ldtr.sel);
 }
 
-/* Read a 32-bit word of guest memory (paging off). */
+/* Read a 32-bit word of guest memory, touching nothing (no A/D bits). */
 static int peek(struct vm *vm, uint32_t addr, uint32_t *v)
 {
-	const void *p = gpa_ptr(vm, addr, 4);
-
-	if (!p || (vm->cpu.cr0 & 0x80000000u))
-		return -1;
-	__builtin_memcpy(v, p, 4);
-	return 0;
+	return paging_peek(vm, addr, v, 4) == 4 ? 0 : -1;
 }
 
 /*
@@ -68,12 +64,7 @@ static void backtrace(struct vm *vm, FILE *f)
 	    !peek(vm, vm->cpu.seg[SEG_SS].base + (uint32_t)vm->cpu.regs.rsp, &ret))
 		fprintf(f, "  #%d %s\n", i++, symtab_describe(vm->syms, ret, sym, sizeof(sym)));
 	for (; i < MAX_FRAMES && ebp; i++) {
-		void *p = gpa_ptr(vm, ebp, sizeof(frame));
-
-		if (!p || (vm->cpu.cr0 & 0x80000000u))
-			break;
-		__builtin_memcpy(frame, p, sizeof(frame));
-		if (!frame[1])
+		if (paging_peek(vm, ebp, frame, sizeof(frame)) != sizeof(frame) || !frame[1])
 			break;
 		fprintf(f, "  #%d %s\n", i, symtab_describe(vm->syms, frame[1], sym, sizeof(sym)));
 		if (frame[0] <= ebp)
@@ -93,6 +84,7 @@ static const char *const kind_names[STAT_KINDS] = {
 	[STAT_SITE] = "rewritten sites", [STAT_MISS] = "misses (no site)",
 	[STAT_SYSCALL] = "system-call instructions", [STAT_EXCEPTION] = "exceptions",
 	[STAT_IRQ] = "interrupts delivered", [STAT_HALT] = "hlt (time asleep)", [STAT_KICK] = "kicks",
+	[STAT_PAGE_FAULT] = "page faults (host)",
 };
 
 static void stat_line(FILE *f, const char *name, uint64_t count, uint64_t ns)

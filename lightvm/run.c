@@ -10,6 +10,7 @@
 #include "lightvm/cpu.h"
 #include "lightvm/emulate.h"
 #include "lightvm/log.h"
+#include "lightvm/paging.h"
 #include "lightvm/sitetab.h"
 #include "lightvm/symbols.h"
 
@@ -23,14 +24,7 @@ static const char *where(struct vm *vm, uint32_t addr, char *buf, size_t len)
 /* Up to 15 bytes of guest code at CS:EIP; returns how many could be read. */
 static size_t fetch(struct vm *vm, uint8_t *bytes)
 {
-	uint32_t pc = cpu_pc(vm);
-	size_t n = 0;
-
-	while (n < LILYVM_MAX_INSN && gpa_ptr(vm, pc + n, 1) && !(vm->cpu.cr0 & 0x80000000u)) {
-		bytes[n] = *(uint8_t *)gpa_ptr(vm, pc + n, 1);
-		n++;
-	}
-	return n;
+	return paging_peek(vm, cpu_pc(vm), bytes, LILYVM_MAX_INSN);
 }
 
 /* The rewriter's trap form is still in place at this site. */
@@ -126,6 +120,10 @@ static void on_segv(struct vm *vm, const siginfo_t *si, uint64_t t0)
 
 	if (si->si_code == SI_KERNEL) {
 		on_general_protection(vm, t0);
+		return;
+	}
+	if (paging_fault(vm, si)) {
+		vm_account(vm, STAT_PAGE_FAULT, 0, vm_clock_ns() - t0);
 		return;
 	}
 	vm_fail(vm, "guest access to %#lx, which is not guest RAM (no MMIO device there), at %s",
@@ -251,6 +249,8 @@ enum lvm_exit lvm_run(struct vm *vm)
 		/* After sti or mov ss, one more instruction runs before an interrupt;
 		 * the shadow ends when a stop shows it ran (handle_stop). */
 		step = vm->cpu.inhibit && vm_irq_pending(vm);
+		if (paging_before_resume(vm))
+			break;
 		if (cpu_to_host(vm) || child_resume(vm->child, step)) {
 			vm_fail(vm, "cannot resume the guest process: %s", strerror(errno));
 			break;

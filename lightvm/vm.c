@@ -28,11 +28,11 @@
 #include "lightvm/devices.h"
 #include "lightvm/emulate.h"
 #include "lightvm/log.h"
+#include "lightvm/paging.h"
 #include "lightvm/sitetab.h"
 #include "lightvm/symbols.h"
 #include "ports/multiboot/multiboot.h"
 
-#define NR32_MMAP2 192
 
 struct vm_timer {
 	struct vm *vm;
@@ -359,10 +359,16 @@ static uint32_t mmap_min_addr(void)
 	return (v + 4095) & ~4095ul;
 }
 
-/* Guest RAM plus the child's scratch page, one memfd mapped in the monitor. */
+/*
+ * Guest RAM plus two pages, one memfd mapped in the monitor: the child's
+ * scratch page, and the junk page mapped where guest page tables point
+ * outside RAM.
+ */
+#define RAM_EXTRA 8192
+
 static int make_ram(struct vm *vm, char *err, size_t errlen)
 {
-	size_t total = vm->ram_bytes + 4096;
+	size_t total = vm->ram_bytes + RAM_EXTRA;
 
 	vm->ram_fd = memfd_create("lilyvm-ram", MFD_CLOEXEC);
 	if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, total)) {
@@ -376,22 +382,6 @@ static int make_ram(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	vm->scratch = vm->ram + vm->ram_bytes;
-	return 0;
-}
-
-/* Paging off: guest-physical RAM appears at the same addresses in the child. */
-static int map_ram_in_child(struct vm *vm, char *err, size_t errlen)
-{
-	long r1 = child_syscall(vm->child, NR32_MMAP2, vm->ram_va_start,
-				vm->ram_bytes - vm->ram_va_start, PROT_READ | PROT_WRITE | PROT_EXEC,
-				MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, vm->ram_va_start >> 12);
-	long r2 = child_syscall(vm->child, NR32_MMAP2, SCRATCH_ADDR, 4096, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, vm->ram_bytes >> 12);
-
-	if (r1 != (long)vm->ram_va_start || r2 != (long)SCRATCH_ADDR) {
-		snprintf(err, errlen, "cannot map guest RAM into the guest process (%ld, %ld)", r1, r2);
-		return -1;
-	}
 	return 0;
 }
 
@@ -453,7 +443,8 @@ static int make_wakeups(struct vm *vm)
 
 static int start_child(struct vm *vm, char *err, size_t errlen)
 {
-	if (child_start(&vm->child, vm->ram_fd, err, errlen) || map_ram_in_child(vm, err, errlen))
+	if (child_start(&vm->child, vm->ram_fd, vm->ram_bytes >> 12, vm->scratch, err, errlen) ||
+	    paging_init(vm, err, errlen))
 		return -1;
 	if (child_lock_down(vm->child, vm->scratch, SCRATCH_ADDR)) {
 		snprintf(err, errlen, "cannot install the guest process's seccomp filter");
@@ -511,9 +502,10 @@ void lvm_destroy(struct vm *vm)
 	if (vm->devs)
 		devices_destroy(vm->devs);
 	child_destroy(vm->child);
+	paging_destroy(vm);
 	lvm_close_console(vm);
 	if (vm->ram)
-		munmap(vm->ram, vm->ram_bytes + 4096);
+		munmap(vm->ram, vm->ram_bytes + RAM_EXTRA);
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
 	if (vm->have_alarm)

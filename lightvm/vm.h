@@ -61,11 +61,13 @@ struct cpu {
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t tsc_base;	/* subtracted from the host TSC; moved only by a TSC write */
 	int nm_armed;		/* CR0.TS was set: #NM due before ring 3 runs (cpu_set_cr0) */
+	int pf_pending;		/* the last guest memory access met a #PF (guestmem.c) */
+	uint32_t pf_err;	/* its error code; CR2 holds its address */
 };
 
 /* Trap accounting for --stats. */
 enum stat_kind { STAT_SITE, STAT_MISS, STAT_SYSCALL, STAT_EXCEPTION, STAT_IRQ, STAT_HALT,
-		 STAT_KICK, STAT_KINDS };
+		 STAT_KICK, STAT_PAGE_FAULT, STAT_KINDS };
 
 struct stats {
 	uint64_t count[STAT_KINDS], ns[STAT_KINDS];
@@ -80,6 +82,7 @@ struct watch {
 
 struct symtab;
 struct device_set;
+struct mmu_space;
 
 #define MAX_WATCH 32
 #define MAX_TIMERS 16
@@ -90,8 +93,12 @@ struct vm {
 	int ram_fd;
 	uint8_t *ram;		/* guest physical RAM, mapped in the monitor */
 	uint8_t *scratch;	/* the child's scratch page, mapped in the monitor */
-	uint32_t ram_va_start;	/* lowest guest-physical address mapped in the child */
+	uint32_t ram_va_start;	/* lowest guest address the child can map */
 	struct child *child;
+	struct mmu_space *space;	/* what the child maps of the guest (paging.c) */
+	int supervisor_mapped;	/* pages ring 3 must not reach may be mapped */
+	uint32_t last_fault_lin, last_fault_eip;	/* to catch a fault that repeats */
+	unsigned last_fault_access, fault_repeats;
 	struct cpu cpu;
 	csh cs;			/* capstone with operand detail, for emulation */
 	cs_insn *insn;		/* its decode buffer */
@@ -116,10 +123,14 @@ struct vm {
 
 /* Host pointer to guest-physical [gpa, gpa+len), or NULL if any of it is not RAM. */
 void *gpa_ptr(struct vm *vm, uint64_t gpa, size_t len);
-/* Copy len bytes from guest linear address lin; -1 and a guest fault if unreadable. */
+/* Copy len bytes from guest linear address lin at the CPL; -1 after recording a #PF (cpu.pf_*). */
 int guest_read(struct vm *vm, uint32_t lin, void *buf, size_t len);
-/* Copy len bytes to guest linear address lin; -1 and a guest fault if unwritable. */
+/* Copy len bytes to guest linear address lin at the CPL; -1 after recording a #PF. */
 int guest_write(struct vm *vm, uint32_t lin, const void *buf, size_t len);
+/* guest_read as an implicit supervisor access (descriptor tables, the TSS). */
+int guest_read_sys(struct vm *vm, uint32_t lin, void *buf, size_t len);
+/* guest_write as an implicit supervisor access. */
+int guest_write_sys(struct vm *vm, uint32_t lin, const void *buf, size_t len);
 
 /* Wait for the running child to stop, serving host events meanwhile. */
 int vm_wait_child(struct vm *vm, struct child_event *ev);

@@ -15,7 +15,7 @@ MICRO_GUESTS = tests/guests/demo/demo.elf tests/guests/exceptions/exceptions.elf
 # Guests with a script of their own, and the benchmark guest (bench/traps.sh).
 OTHER_GUESTS = tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
 	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf \
-	tests/guests/bench/bench.elf
+	tests/guests/bench/bench.elf tests/guests/mmubench/mmubench.elf
 
 # Every guest NAME/NAME.elf is the runtime linked with NAME/NAME.c.
 $(MICRO_GUESTS) $(OTHER_GUESTS): $(GUEST_DEPS)
@@ -39,14 +39,32 @@ tests/guests/callgate/callgate.elf: $(srcdir)/tests/guests/callgate/callgate.c
 tests/guests/abuse/abuse.elf: $(srcdir)/tests/guests/abuse/abuse.c
 tests/guests/bench/bench.elf: $(srcdir)/tests/guests/bench/bench.c \
 	$(srcdir)/tests/guests/bench/cpuwork.h
+tests/guests/mmubench/mmubench.elf: $(srcdir)/tests/guests/mmubench/mmubench.c
+
+# Guests of the MMU: the runtime plus lib/paging.c, so a rule of their own;
+# compared with QEMU by compare.sh like MICRO_GUESTS.
+PAGING_GUESTS = tests/guests/pgfault/pgfault.elf tests/guests/accdirty/accdirty.elf \
+	tests/guests/bigpages/bigpages.elf tests/guests/aspaces/aspaces.elf
+PAGING_RUNTIME = $(GUEST_RUNTIME) $(srcdir)/tests/guests/lib/paging.c
+PAGING_DEPS = $(GUEST_DEPS) $(srcdir)/tests/guests/lib/paging.c $(srcdir)/tests/guests/lib/paging.h
+$(PAGING_GUESTS): $(PAGING_DEPS)
+	@mkdir -p $(@D)
+	$(AM_V_CC)$(CC) $(GUEST_CFLAGS) $(GUEST_LINK_FLAGS) -o $@ $(PAGING_RUNTIME) \
+		$(srcdir)/$(@:.elf=.c)
+tests/guests/pgfault/pgfault.elf: $(srcdir)/tests/guests/pgfault/pgfault.c
+tests/guests/accdirty/accdirty.elf: $(srcdir)/tests/guests/accdirty/accdirty.c
+tests/guests/bigpages/bigpages.elf: $(srcdir)/tests/guests/bigpages/bigpages.c
+tests/guests/aspaces/aspaces.elf: $(srcdir)/tests/guests/aspaces/aspaces.c
 
 check_DATA += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
 	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf
+check_DATA += $(PAGING_GUESTS)
+TESTS += $(PAGING_GUESTS)
 TESTS += $(MICRO_GUESTS) tests/guests/hostile.sh tests/guests/triple.sh tests/guests/unemulated.sh \
 	tests/guests/abuse.sh
 TEST_EXTENSIONS += .elf
 ELF_LOG_COMPILER = $(SHELL) $(srcdir)/tests/guests/compare.sh
-CLEANFILES += $(MICRO_GUESTS) $(OTHER_GUESTS)
+CLEANFILES += $(MICRO_GUESTS) $(OTHER_GUESTS) $(PAGING_GUESTS)
 EXTRA_DIST += $(GUEST_DEPS) tests/guests/lib/unprivileged.sh tests/guests/compare.sh tests/guests/hostile.sh \
 	tests/guests/triple.sh tests/guests/unemulated.sh tests/guests/callgate/callgate.c \
 	tests/guests/abuse.sh tests/guests/abuse/abuse.c \
@@ -56,4 +74,7 @@ EXTRA_DIST += $(GUEST_DEPS) tests/guests/lib/unprivileged.sh tests/guests/compar
 	tests/guests/rings/rings.c tests/guests/usertls/usertls.c tests/guests/fpu/fpu.c \
 	tests/guests/rtc/rtc.c \
 	tests/guests/hostile/hostile.c tests/guests/triple/triple.c \
-	tests/guests/bench/bench.c tests/guests/bench/cpuwork.h
+	tests/guests/bench/bench.c tests/guests/bench/cpuwork.h \
+	tests/guests/lib/paging.c tests/guests/lib/paging.h \
+	tests/guests/pgfault/pgfault.c tests/guests/accdirty/accdirty.c \
+	tests/guests/bigpages/bigpages.c tests/guests/aspaces/aspaces.c

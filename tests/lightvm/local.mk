@@ -5,5 +5,5 @@ tests_lightvm_test_child_SOURCES = tests/lightvm/test-child.c lightvm/child.h li
 	lightvm/stub_blob.S
 tests_lightvm_test_child_CCASFLAGS = -Wa,-I.
 EXTRA_tests_lightvm_test_child_DEPENDENCIES = lightvm/stub.elf
-tests/lightvm/test_child-stub_blob.$(OBJEXT): lightvm/stub.elf
+lightvm/tests_lightvm_test_child-stub_blob.$(OBJEXT): lightvm/stub.elf
 EXTRA_DIST += tests/lightvm/console.sh tests/lightvm/bad-args.sh

@@ -49,13 +49,11 @@ static struct child *locked_child(int ram_fd, void *scratch)
 	char err[256];
 	struct child *c;
 
-	if (child_start(&c, ram_fd, err, sizeof(err))) {
+	if (child_start(&c, ram_fd, 0, scratch, err, sizeof(err))) {
 		printf("# %s\n", err);
 		return NULL;
 	}
-	if (child_syscall(c, NR32_MMAP2, SCRATCH_ADDR, 4096, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, 0) != (long)SCRATCH_ADDR ||
-	    child_lock_down(c, scratch, SCRATCH_ADDR)) {
+	if (child_lock_down(c, scratch, SCRATCH_ADDR)) {
 		child_destroy(c);
 		return NULL;
 	}

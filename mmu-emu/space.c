@@ -1,0 +1,262 @@
+/*
+ * space.c - what one child process has mapped of the guest, page by page.
+ *
+ * The model is the truth the monitor checks faults against: a page the
+ * model says is mapped read-only faulted on a write; one it does not map
+ * was never mapped. Changes go out as mmu_ops, neighbours coalesced into
+ * one op, so mapping a 4 MiB page or dropping an address space costs one
+ * host call per contiguous run, not one per page.
+ *
+ * Host mappings (VMAs) are a bounded resource (vm.max_map_count): the model
+ * counts them exactly as the kernel merges them (adjacent pages with
+ * adjacent memfd offsets and the same protection are one VMA), and when a
+ * new mapping would pass the bound it drops everything first.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmu-emu/mmu.h"
+
+#define CHUNKS 1024		/* 4 MiB chunks of the 4 GiB space */
+#define PER_CHUNK 1024
+#define E_MAPPED MMU_MAP_PRESENT	/* entry bits 0-7: flags; 12-31: memfd page number */
+#define E_FLAGS 0xffu
+
+struct chunk {
+	uint32_t e[PER_CHUNK];
+	unsigned mapped;	/* pages mapped in this chunk */
+};
+
+struct mmu_space {
+	struct chunk *chunk[CHUNKS];
+	uint32_t va_lo, va_hi;
+	size_t pages, links, max_vmas;
+	struct mmu_op pending;	/* the op being coalesced, len 0 if none */
+	int failed;
+};
+
+struct mmu_space *mmu_space_new(uint32_t va_lo, uint32_t va_hi, size_t max_vmas)
+{
+	struct mmu_space *s = calloc(1, sizeof(*s));
+
+	if (s) {
+		s->va_lo = va_lo;
+		s->va_hi = va_hi;
+		s->max_vmas = max_vmas;
+	}
+	return s;
+}
+
+void mmu_space_free(struct mmu_space *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < CHUNKS; i++)
+		free(s->chunk[i]);
+	free(s);
+}
+
+static uint32_t get(const struct mmu_space *s, uint32_t vpn)
+{
+	const struct chunk *c = vpn < CHUNKS * PER_CHUNK ? s->chunk[vpn / PER_CHUNK] : NULL;
+
+	return c ? c->e[vpn % PER_CHUNK] : 0;
+}
+
+/* Pages vpn and vpn+1 form one VMA: adjacent memfd pages, same protection. */
+static int linked(const struct mmu_space *s, uint32_t vpn)
+{
+	uint32_t a = get(s, vpn), b = vpn + 1 < CHUNKS * PER_CHUNK ? get(s, vpn + 1) : 0;
+
+	return (a & E_MAPPED) && (b & E_MAPPED) && (b >> 12) == (a >> 12) + 1 &&
+	       (a & MMU_MAP_WRITE) == (b & MMU_MAP_WRITE);
+}
+
+/* Set one entry, keeping the page and link counts that give the VMA count. */
+static int put(struct mmu_space *s, uint32_t vpn, uint32_t e)
+{
+	struct chunk **c = &s->chunk[vpn / PER_CHUNK];
+	uint32_t old;
+
+	if (!*c && !(e & E_MAPPED))
+		return 0;
+	if (!*c && !(*c = calloc(1, sizeof(**c))))
+		return -1;
+	old = (*c)->e[vpn % PER_CHUNK];
+	s->links -= (vpn > 0 && linked(s, vpn - 1)) + linked(s, vpn);
+	(*c)->e[vpn % PER_CHUNK] = e;
+	s->links += (vpn > 0 && linked(s, vpn - 1)) + linked(s, vpn);
+	(*c)->mapped += !!(e & E_MAPPED) - !!(old & E_MAPPED);
+	s->pages += !!(e & E_MAPPED) - !!(old & E_MAPPED);
+	return 0;
+}
+
+static void send_pending(struct mmu_space *s, const struct mmu_sink *sink)
+{
+	if (s->pending.len && sink->emit(sink->opaque, &s->pending))
+		s->failed = 1;
+	s->pending.len = 0;
+}
+
+/* Queue an op, merged into the pending one when it continues it. */
+static void emit(struct mmu_space *s, const struct mmu_op *op, const struct mmu_sink *sink)
+{
+	struct mmu_op *p = &s->pending;
+
+	if (p->len && p->kind == op->kind && p->va + p->len == op->va &&
+	    (op->kind == MMU_OP_UNMAP || p->writable == op->writable) &&
+	    (op->kind != MMU_OP_MAP || p->gpa + p->len == op->gpa)) {
+		p->len += op->len;
+		return;
+	}
+	send_pending(s, sink);
+	*p = *op;
+}
+
+/* Finish a public call: send what is pending, report any failure once. */
+static int finish(struct mmu_space *s, const struct mmu_sink *sink)
+{
+	int failed;
+
+	send_pending(s, sink);
+	failed = s->failed;
+	s->failed = 0;
+	return failed ? -1 : 0;
+}
+
+/* Drop the mapped pages drop() picks, one op per run. */
+static void drop_where(struct mmu_space *s, int (*drop)(uint32_t e), const struct mmu_sink *sink)
+{
+	for (uint32_t ci = 0; ci < CHUNKS; ci++) {
+		struct chunk *c = s->chunk[ci];
+
+		for (uint32_t i = 0; c && c->mapped && i < PER_CHUNK; i++) {
+			uint32_t vpn = ci * PER_CHUNK + i, e = c->e[i];
+			struct mmu_op op = { MMU_OP_UNMAP, vpn << 12, MMU_PAGE, 0, 0 };
+
+			if ((e & E_MAPPED) && drop(e)) {
+				emit(s, &op, sink);
+				put(s, vpn, 0);
+			}
+		}
+	}
+}
+
+static int drop_all(uint32_t e)
+{
+	return 1;
+}
+
+static int drop_non_global(uint32_t e)
+{
+	return !(e & MMU_MAP_GLOBAL);
+}
+
+static int drop_supervisor(uint32_t e)
+{
+	return !(e & MMU_MAP_USER);
+}
+
+int mmu_space_flush(struct mmu_space *s, int keep_global, const struct mmu_sink *sink)
+{
+	drop_where(s, keep_global ? drop_non_global : drop_all, sink);
+	return finish(s, sink);
+}
+
+int mmu_space_hide_supervisor(struct mmu_space *s, const struct mmu_sink *sink)
+{
+	drop_where(s, drop_supervisor, sink);
+	/* A user page the kernel may write (CR0.WP clear) but ring 3 may not. */
+	for (uint32_t ci = 0; ci < CHUNKS; ci++) {
+		struct chunk *c = s->chunk[ci];
+
+		for (uint32_t i = 0; c && c->mapped && i < PER_CHUNK; i++) {
+			uint32_t e = c->e[i], vpn = ci * PER_CHUNK + i;
+			struct mmu_op op = { MMU_OP_PROTECT, vpn << 12, MMU_PAGE, 0, 0 };
+
+			if ((e & E_MAPPED) && (e & MMU_MAP_WRITE) && !(e & MMU_MAP_USER_WRITE)) {
+				emit(s, &op, sink);
+				put(s, vpn, e & ~MMU_MAP_WRITE);
+			}
+		}
+	}
+	return finish(s, sink);
+}
+
+/* VMAs the model would hold after mapping npages more pages, at worst. */
+static int would_overflow(const struct mmu_space *s, uint32_t npages)
+{
+	return s->pages - s->links + npages > s->max_vmas;
+}
+
+/* The entry bits the host sees: whether, what and how it is mapped. */
+#define HOST_VISIBLE (0xfffff000u | E_MAPPED | MMU_MAP_WRITE)
+
+int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, unsigned flags,
+		  const struct mmu_sink *sink)
+{
+	uint64_t end = (uint64_t)va + len;
+
+	/* Parts of a large page the child cannot hold are left out. */
+	if (va < s->va_lo) {
+		gpa += s->va_lo - va;
+		va = s->va_lo;
+	}
+	end = end < s->va_hi ? end : s->va_hi;
+	if (end <= va)
+		return 0;
+	if (would_overflow(s, 2))
+		drop_where(s, drop_all, sink);
+	for (uint32_t vpn = va >> 12; vpn < end >> 12; vpn++, gpa += MMU_PAGE) {
+		uint32_t old = get(s, vpn);
+		uint32_t e = (uint32_t)gpa | (flags & E_FLAGS & ~E_MAPPED) | E_MAPPED;
+		struct mmu_op op = { MMU_OP_MAP, vpn << 12, MMU_PAGE, gpa, !!(flags & MMU_MAP_WRITE) };
+
+		if ((old & E_MAPPED) && (old >> 12) == (e >> 12))
+			op.kind = MMU_OP_PROTECT;	/* same frame: only the protection changes */
+		if ((old & HOST_VISIBLE) != (e & HOST_VISIBLE))
+			emit(s, &op, sink);
+		if (put(s, vpn, e))
+			s->failed = 1;
+	}
+	return finish(s, sink);
+}
+
+int mmu_space_invalidate(struct mmu_space *s, uint32_t va, const struct mmu_sink *sink)
+{
+	uint32_t vpn = va >> 12, first = vpn, last = vpn;
+
+	if (get(s, vpn) & MMU_MAP_LARGE) {
+		first = vpn & ~(PER_CHUNK - 1);
+		last = first + PER_CHUNK - 1;
+	}
+	for (uint32_t v = first; v <= last; v++) {
+		uint32_t e = get(s, v);
+		struct mmu_op op = { MMU_OP_UNMAP, v << 12, MMU_PAGE, 0, 0 };
+
+		if ((e & E_MAPPED) && (v == vpn || (e & MMU_MAP_LARGE))) {
+			emit(s, &op, sink);
+			put(s, v, 0);
+		}
+	}
+	return finish(s, sink);
+}
+
+unsigned mmu_space_lookup(const struct mmu_space *s, uint32_t va, uint64_t *gpa)
+{
+	uint32_t e = get(s, va >> 12);
+
+	if (gpa)
+		*gpa = (uint64_t)(e >> 12) << 12;
+	return e & E_FLAGS;
+}
+
+size_t mmu_space_vmas(const struct mmu_space *s)
+{
+	return s->pages - s->links;
+}
+
+size_t mmu_space_pages(const struct mmu_space *s)
+{
+	return s->pages;
+}
