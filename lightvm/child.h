@@ -66,6 +66,8 @@ int child_lock_down(struct child *c, void *scratch, uint32_t scratch_addr);
 int child_get_regs(struct child *c, struct user_regs_struct *r);
 /* Write the stopped child's registers. */
 int child_set_regs(struct child *c, const struct user_regs_struct *r);
+/* Copy the x87 and SSE state of one stopped child into another. */
+int child_copy_fpu(struct child *from, struct child *to);
 /* Let the child run guest code until its next trap (step: one instruction). */
 int child_resume(struct child *c, int step);
 /* Collect a stop: 1 if ev was filled, 0 if the child still runs (or a signal interrupted block). */

@@ -16,7 +16,6 @@
 #define HOST_FLAT_CODE32 0x23	/* __USER32_CS */
 #define HOST_FLAT_DATA 0x2b	/* __USER_DS */
 #define NR32_MODIFY_LDT 123
-#define LDT_SLOTS 8192
 
 /* Descriptor attribute bits (access byte, then the flags nibble at 12). */
 #define A_ACCESSED 0x01u

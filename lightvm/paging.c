@@ -1,18 +1,30 @@
 /*
  * paging.c - guest paging on top of mmu-emu.
  *
- * The child is the guest's TLB: a guest-virtual page is mapped at the same
+ * A child process is a TLB: a guest-virtual page is mapped at the same
  * address in the child, from the RAM memfd, once an access has shown the
  * guest's page tables allow it, with the protection they give (read-only
  * until the Dirty bit is set, so that the first write still faults and sets
  * it). A host fault is a TLB miss: walk, then map or raise the guest's #PF.
- * CR3 writes, invlpg and CR0/CR4 changes drop mappings as the TLB would
- * drop entries. Guest ring 3 runs only with pages its kernel lets it reach:
- * before it runs, supervisor pages are unmapped (mmu_space_hide_supervisor).
  *
- * With paging off, guest RAM is mapped one to one.
+ * There is one child per view: an address space (CR3) as ring 0 sees it
+ * (kernel view) or as ring 3 sees it (user view: only pages its kernel lets
+ * it reach, since segment limits cannot protect the rest), or guest RAM one
+ * to one while paging is off. The monitor runs the guest in the child of
+ * the view it needs, moving registers and FPU state over when that changes
+ * (a ring change or a CR3 write), so neither a system call nor an address
+ * space switch empties a child. Up to MAX_VIEWS children are kept; then the
+ * least recently used is emptied and reused.
+ *
+ * A kept view may be stale: on hardware a CR3 write flushes the TLB. So a
+ * CR3 write bumps a generation, and a view from an older one is checked
+ * against the guest's tables before it runs again (mmu_space_validate
+ * drops each mapping whose PDE or PTE changed). invlpg drops the page in
+ * every view; a paging mode change (CR0.PG/WP, CR4.PSE/PGE/PAE) empties
+ * them all.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -25,6 +37,8 @@
 #define NR32_MUNMAP 91
 #define NR32_MPROTECT 125
 #define REPEAT_LIMIT 4		/* the same fault this often in a row: the model is wrong */
+#define FAULT_AROUND 16		/* pages around a fault mapped too when the guest used them */
+#define MMU_RETRY 0x100		/* vm.retry_access holds an access */
 
 static struct mmu_regs regs_of(const struct vm *vm)
 {
@@ -41,42 +55,40 @@ static int paging_on(const struct vm *vm)
 	return (vm->cpu.cr0 & CR0_PG_BIT) != 0;
 }
 
-/* mmu-emu's changes become host calls queued for the child's next batch. */
+/* mmu-emu's changes become host calls queued for the next batch of a view's child. */
 static int queue_op(void *opaque, const struct mmu_op *op)
 {
-	struct vm *vm = opaque;
+	struct view *v = opaque;
 	int prot = PROT_READ | PROT_EXEC | (op->writable ? PROT_WRITE : 0);
 
 	switch (op->kind) {
 	case MMU_OP_MAP:
-		return child_queue(vm->child, NR32_MMAP2, op->va, op->len, prot,
+		return child_queue(v->child, NR32_MMAP2, op->va, op->len, prot,
 				   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, op->gpa >> 12);
 	case MMU_OP_UNMAP:
-		return child_queue(vm->child, NR32_MUNMAP, op->va, op->len, 0, 0, 0, 0);
+		return child_queue(v->child, NR32_MUNMAP, op->va, op->len, 0, 0, 0, 0);
 	default:
-		return child_queue(vm->child, NR32_MPROTECT, op->va, op->len, prot, 0, 0, 0);
+		return child_queue(v->child, NR32_MPROTECT, op->va, op->len, prot, 0, 0, 0);
 	}
 }
 
-static struct mmu_sink sink_of(struct vm *vm)
+static struct mmu_sink sink_of(struct view *v)
 {
-	return (struct mmu_sink){ queue_op, vm };
+	return (struct mmu_sink){ queue_op, v };
 }
 
-static void check(struct vm *vm, int rc, const char *what)
+static void check(struct vm *vm, struct view *v, int rc, const char *what)
 {
 	if (rc && !vm->stop)
 		vm_fail(vm, "cannot change the guest process's mappings (%s): %s", what,
-			child_error(vm->child));
+			child_error(v->child));
 }
 
 /* Paging off: every RAM page at its own address, as ring 0 and 3 see it. */
-static int map_identity(struct vm *vm)
+static int map_identity(struct vm *vm, struct view *v)
 {
-	struct mmu_sink sink = sink_of(vm);
-	unsigned all = MMU_MAP_WRITE | MMU_MAP_USER | MMU_MAP_USER_WRITE;
-
-	return mmu_space_map(vm->space, 0, (uint32_t)vm->ram_bytes, 0, all, &sink);
+	struct mmu_sink sink = sink_of(v);
+	return mmu_space_map(v->space, 0, (uint32_t)vm->ram_bytes, 0, MMU_MAP_WRITE, NULL, &sink);
 }
 
 /* Most of the host's mapping budget (vm.max_map_count), leaving room for the stub's. */
@@ -93,12 +105,68 @@ static size_t vma_budget(void)
 	return v > 1024 ? v - v / 16 : v / 2;
 }
 
+static void view_free(struct view *v)
+{
+	if (!v)
+		return;
+	child_destroy(v->child);
+	mmu_space_free(v->space);
+	free(v);
+}
+
+/* A new child process with its own scratch page, locked down, mapping nothing yet. */
+static struct view *view_new(struct vm *vm, unsigned slot, char *err, size_t errlen)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	uint64_t scratch_off = vm->ram_bytes + RAM_SCRATCH_OFF(slot);
+
+	if (!v || !(v->space = mmu_space_new(vm->ram_va_start, GUEST_VA_LIMIT, vma_budget()))) {
+		snprintf(err, errlen, "out of memory for a guest address space");
+		view_free(v);
+		return NULL;
+	}
+	v->scratch = vm->ram + scratch_off;
+	if (child_start(&v->child, vm->ram_fd, scratch_off >> 12, v->scratch, err, errlen)) {
+		view_free(v);
+		return NULL;
+	}
+	if (child_lock_down(v->child, v->scratch, SCRATCH_ADDR)) {
+		snprintf(err, errlen, "cannot install the guest process's seccomp filter");
+		view_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* Make v the view the guest runs in: its child, its mappings, its LDT, the FPU state. */
+static int switch_to(struct vm *vm, struct view *v)
+{
+	struct view *old = vm->view;
+
+	if (old && old != v && child_copy_fpu(old->child, v->child)) {
+		vm_fail(vm, "cannot move the FPU state between guest processes");
+		return -1;
+	}
+	vm->view = v;
+	vm->child = v->child;
+	vm->space = v->space;
+	vm->scratch = v->scratch;
+	vm->ldt_shadow = v->ldt_shadow;
+	return 0;
+}
+
 int paging_init(struct vm *vm, char *err, size_t errlen)
 {
-	vm->space = mmu_space_new(vm->ram_va_start, GUEST_VA_LIMIT, vma_budget());
-	if (!vm->space || map_identity(vm) || child_flush(vm->child)) {
+	struct view *v = view_new(vm, 0, err, errlen);
+
+	if (!v)
+		return -1;
+	vm->views[vm->n_views++] = v;
+	v->kind = VIEW_FLAT;
+	switch_to(vm, v);
+	if (map_identity(vm, v) || child_flush(v->child)) {
 		snprintf(err, errlen, "cannot map guest RAM into the guest process: %s",
-			 vm->space ? child_error(vm->child) : "out of memory");
+			 child_error(v->child));
 		return -1;
 	}
 	return 0;
@@ -106,8 +174,91 @@ int paging_init(struct vm *vm, char *err, size_t errlen)
 
 void paging_destroy(struct vm *vm)
 {
-	mmu_space_free(vm->space);
+	for (unsigned i = 0; i < vm->n_views; i++)
+		view_free(vm->views[i]);
+	vm->n_views = 0;
+	vm->view = NULL;
+	vm->child = NULL;
 	vm->space = NULL;
+}
+
+/* The view the guest needs now: paging off, or its address space as ring 0 or ring 3 sees it. */
+static void wanted(const struct vm *vm, unsigned *kind, uint32_t *cr3)
+{
+	int on = (vm->cpu.cr0 & CR0_PG_BIT) != 0;
+
+	*kind = !on ? VIEW_FLAT : vm->cpu.cpl == 3 ? VIEW_USER : VIEW_KERNEL;
+	*cr3 = on ? vm->cpu.cr3 & 0xfffff000u : 0;
+}
+
+/* A view to reuse: one nobody wants, else the least recently used one but the current. */
+static struct view *victim(struct vm *vm)
+{
+	struct view *best = NULL;
+
+	for (unsigned i = 0; i < vm->n_views; i++) {
+		struct view *v = vm->views[i];
+
+		if (v == vm->view)
+			continue;
+		if (v->kind == VIEW_NONE)
+			return v;
+		if (!best || v->used < best->used)
+			best = v;
+	}
+	return best;
+}
+
+/* Find the view for (kind, cr3), or give one the role: a new child while allowed, else the LRU. */
+static struct view *pick_view(struct vm *vm)
+{
+	unsigned kind;
+	uint32_t cr3;
+	struct view *v = NULL;
+	char err[256];
+
+	wanted(vm, &kind, &cr3);
+	for (unsigned i = 0; i < vm->n_views && !v; i++)
+		if (vm->views[i]->kind == kind && vm->views[i]->cr3 == cr3)
+			v = vm->views[i];
+	if (!v && vm->n_views < MAX_VIEWS && !(victim(vm) && victim(vm)->kind == VIEW_NONE)) {
+		if (!(v = view_new(vm, vm->n_views, err, sizeof(err)))) {
+			vm_fail(vm, "%s", err);
+			return NULL;
+		}
+		vm->views[vm->n_views++] = v;
+		vm->stats.views_made++;
+	} else if (!v) {
+		struct mmu_sink sink;
+
+		v = victim(vm);
+		sink = sink_of(v);
+		check(vm, v, mmu_space_flush(v->space, &sink), "reuse");
+		vm->stats.views_reused++;
+	}
+	if (v->kind != kind || v->cr3 != cr3) {
+		v->kind = kind;
+		v->cr3 = cr3;
+		v->tlb_gen = vm->tlb_gen;	/* empty: nothing to check */
+		if (kind == VIEW_FLAT)
+			check(vm, v, map_identity(vm, v), "paging off");
+	}
+	v->used = ++vm->view_clock;
+	return v;
+}
+
+/* A view last used before a TLB flush keeps only what the guest's tables still say. */
+static void revalidate(struct vm *vm, struct view *v)
+{
+	struct mmu_regs regs = regs_of(vm);
+	struct mmu_ram ram = ram_of(vm);
+	struct mmu_sink sink = sink_of(v);
+
+	if (v->kind == VIEW_FLAT || v->tlb_gen == vm->tlb_gen)
+		return;
+	regs.cr3 = v->cr3;
+	check(vm, v, mmu_space_validate(v->space, &regs, &ram, &sink), "CR3 write");
+	v->tlb_gen = vm->tlb_gen;
 }
 
 int paging_translate(struct vm *vm, uint32_t lin, unsigned access, uint64_t *gpa)
@@ -164,12 +315,6 @@ static unsigned map_flags(const struct vm *vm, const struct mmu_xlat *x, unsigne
 	struct mmu_regs regs = regs_of(vm);
 	unsigned f = 0;
 
-	if (x->user)
-		f |= MMU_MAP_USER;
-	if (x->user && x->writable)
-		f |= MMU_MAP_USER_WRITE;
-	if (x->global)
-		f |= MMU_MAP_GLOBAL;
 	if (x->page_size == MMU_LARGE)
 		f |= MMU_MAP_LARGE;
 	/* Writable only once dirty, so that the first write still sets D. */
@@ -181,25 +326,54 @@ static unsigned map_flags(const struct vm *vm, const struct mmu_xlat *x, unsigne
 /* Make the translation real in the child: the page, or all of a 4 MiB page that is RAM. */
 static void map_translation(struct vm *vm, uint32_t lin, const struct mmu_xlat *x, unsigned flags)
 {
-	struct mmu_sink sink = sink_of(vm);
+	struct mmu_sink sink = sink_of(vm->view);
+	struct mmu_origin origin = { x->pde, x->leaf };
 	uint32_t va = x->page_lin, len = x->page_size;
 	uint64_t gpa = x->page_gpa;
 
 	if (gpa >= vm->ram_bytes) {
 		va = lin & ~4095u;	/* no RAM behind it: the junk page reads and writes */
 		len = 4096;
-		gpa = vm->ram_bytes + 4096;
+		gpa = vm->ram_bytes + RAM_JUNK_OFF;
 	} else if (gpa + len > vm->ram_bytes) {
 		len = vm->ram_bytes - gpa;	/* a 4 MiB page that runs past the end of RAM */
 		if (lin >= va + len) {
 			va = lin & ~4095u;
 			len = 4096;
-			gpa = vm->ram_bytes + 4096;
+			gpa = vm->ram_bytes + RAM_JUNK_OFF;
 		}
 	}
-	if (!(flags & MMU_MAP_USER) || ((flags & MMU_MAP_WRITE) && !(flags & MMU_MAP_USER_WRITE)))
-		vm->supervisor_mapped = 1;
-	check(vm, mmu_space_map(vm->space, va, len, gpa, flags, &sink), "map");
+	check(vm, vm->view, mmu_space_map(vm->space, va, len, gpa, flags, &origin, &sink), "map");
+}
+
+/*
+ * Map lin ahead of its access if the guest's tables already allow it and
+ * already say it was accessed (and written, for a write): no entry changes,
+ * as with a translation the processor caches early. Saves the fault.
+ */
+static void premap(struct vm *vm, uint32_t lin, unsigned access)
+{
+	struct mmu_regs regs = regs_of(vm);
+	struct mmu_ram ram = ram_of(vm);
+	struct mmu_xlat x;
+	uint32_t err;
+
+	if (lin < vm->ram_va_start || lin >= GUEST_VA_LIMIT ||
+	    (mmu_space_lookup(vm->space, lin, NULL) & MMU_MAP_PRESENT) ||
+	    mmu_translate(&regs, &ram, lin, access | MMU_PEEK, &x, &err) || !(x.leaf & PTE_A) ||
+	    ((access & MMU_WRITE) && !x.dirty) || x.gpa >= vm->ram_bytes)
+		return;
+	map_translation(vm, lin, &x, map_flags(vm, &x, access));
+}
+
+/* Neighbours of a 4 KiB page just mapped, in the same aligned window of FAULT_AROUND pages. */
+static void map_around(struct vm *vm, uint32_t lin, unsigned access)
+{
+	uint32_t first = lin & ~(FAULT_AROUND * 4096 - 1);
+
+	for (uint32_t i = 0; i < FAULT_AROUND; i++)
+		if (first + i * 4096 != (lin & ~4095u))
+			premap(vm, first + i * 4096, access & MMU_USER);
 }
 
 /*
@@ -270,47 +444,65 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 	if (mmu_translate(&regs, &ram, lin, access, &x, &err)) {
 		vm->cpu.cr2 = lin;
 		cpu_fault(vm, EXC_PF, err);
+		if (access & MMU_USER) {	/* ring 3 will retry once its kernel is done */
+			vm->retry_lin = lin;
+			vm->retry_access = (access & ~MMU_FETCH) | MMU_RETRY;
+		}
 		return 1;
 	}
 	map_translation(vm, lin, &x, map_flags(vm, &x, access));
+	if (x.page_size == MMU_PAGE)
+		map_around(vm, lin, access);
 	return 1;
 }
 
 void paging_cr_written(struct vm *vm, unsigned cr, uint32_t old)
 {
-	struct mmu_sink sink = sink_of(vm);
 	uint32_t now = cr == 0 ? vm->cpu.cr0 : cr == 3 ? vm->cpu.cr3 : vm->cpu.cr4;
 	uint32_t cr0_flush = CR0_PG_BIT | CR0_WP_BIT;
 	uint32_t cr4_flush = CR4_PSE_BIT | CR4_PAE_BIT | CR4_PGE_BIT;
 
-	if (cr == 3 && paging_on(vm)) {
-		check(vm, mmu_space_flush(vm->space, 1, &sink), "CR3 write");
-	} else if ((cr == 0 && ((old ^ now) & cr0_flush)) || (cr == 4 && ((old ^ now) & cr4_flush))) {
-		check(vm, mmu_space_flush(vm->space, 0, &sink), "paging mode change");
-		if (!paging_on(vm))
-			check(vm, map_identity(vm), "paging off");
+	if (cr == 3) {
+		vm->tlb_gen++;	/* every view checks itself against the tables when next used */
+		return;
+	}
+	if (!(cr == 0 && ((old ^ now) & cr0_flush)) && !(cr == 4 && ((old ^ now) & cr4_flush)))
+		return;
+	/* A paging mode change: no mapping made under the old rules stays. */
+	for (unsigned i = 0; i < vm->n_views; i++) {
+		struct view *v = vm->views[i];
+		struct mmu_sink sink = sink_of(v);
+
+		check(vm, v, mmu_space_flush(v->space, &sink), "paging mode change");
+		v->kind = VIEW_NONE;
 	}
 }
 
 void paging_invlpg(struct vm *vm, uint32_t lin)
 {
-	struct mmu_sink sink = sink_of(vm);
+	if (!paging_on(vm))
+		return;
+	for (unsigned i = 0; i < vm->n_views; i++) {
+		struct view *v = vm->views[i];
+		struct mmu_sink sink = sink_of(v);
 
-	if (paging_on(vm))
-		check(vm, mmu_space_invalidate(vm->space, lin, &sink), "invlpg");
+		if (v->kind != VIEW_FLAT)
+			check(vm, v, mmu_space_invalidate(v->space, lin, &sink), "invlpg");
+	}
 }
 
 int paging_before_resume(struct vm *vm)
 {
-	struct mmu_sink sink = sink_of(vm);
+	struct view *v = pick_view(vm);
 
-	if (vm->cpu.cpl == 3 && vm->supervisor_mapped && paging_on(vm)) {
-		check(vm, mmu_space_hide_supervisor(vm->space, &sink), "entering ring 3");
-		vm->supervisor_mapped = 0;
-	}
-	if (child_flush(vm->child)) {
-		check(vm, -1, "batch");
+	if (!v || (v != vm->view && switch_to(vm, v)))
 		return -1;
+	revalidate(vm, v);
+	if (v->kind == VIEW_USER && vm->retry_access) {
+		premap(vm, vm->retry_lin, vm->retry_access & ~MMU_RETRY);
+		vm->retry_access = 0;
 	}
+	if (child_flush(v->child))
+		check(vm, v, -1, "batch");
 	return vm->stop ? -1 : 0;
 }

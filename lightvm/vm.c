@@ -359,13 +359,7 @@ static uint32_t mmap_min_addr(void)
 	return (v + 4095) & ~4095ul;
 }
 
-/*
- * Guest RAM plus two pages, one memfd mapped in the monitor: the child's
- * scratch page, and the junk page mapped where guest page tables point
- * outside RAM.
- */
-#define RAM_EXTRA 8192
-
+/* Guest RAM and the pages after it (RAM_EXTRA, vm.h), one memfd mapped in the monitor. */
 static int make_ram(struct vm *vm, char *err, size_t errlen)
 {
 	size_t total = vm->ram_bytes + RAM_EXTRA;
@@ -381,7 +375,6 @@ static int make_ram(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot map guest RAM: %s", strerror(errno));
 		return -1;
 	}
-	vm->scratch = vm->ram + vm->ram_bytes;
 	return 0;
 }
 
@@ -441,18 +434,6 @@ static int make_wakeups(struct vm *vm)
 	return 0;
 }
 
-static int start_child(struct vm *vm, char *err, size_t errlen)
-{
-	if (child_start(&vm->child, vm->ram_fd, vm->ram_bytes >> 12, vm->scratch, err, errlen) ||
-	    paging_init(vm, err, errlen))
-		return -1;
-	if (child_lock_down(vm->child, vm->scratch, SCRATCH_ADDR)) {
-		snprintf(err, errlen, "cannot install the guest process's seccomp filter");
-		return -1;
-	}
-	return 0;
-}
-
 struct vm *lvm_create(const struct lvm_config *cfg, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -472,7 +453,7 @@ struct vm *lvm_create(const struct lvm_config *cfg, char *err, size_t errlen)
 	}
 	if (make_ram(vm, err, errlen) || load_kernel(vm, err, errlen) || emulate_init(vm))
 		goto fail;
-	if (make_wakeups(vm) || start_child(vm, err, errlen))
+	if (make_wakeups(vm) || paging_init(vm, err, errlen))
 		goto fail;
 	if (lvm_open_console(vm, err, errlen) || !(vm->devs = devices_create(vm))) {
 		if (!*err)
@@ -487,7 +468,7 @@ fail:
 
 int lvm_guest_pid(const struct vm *vm)
 {
-	return child_pid(vm->child);
+	return child_pid(vm->views[0]->child);
 }
 
 const char *lvm_exit_reason(const struct vm *vm)
@@ -501,7 +482,6 @@ void lvm_destroy(struct vm *vm)
 		return;
 	if (vm->devs)
 		devices_destroy(vm->devs);
-	child_destroy(vm->child);
 	paging_destroy(vm);
 	lvm_close_console(vm);
 	if (vm->ram)

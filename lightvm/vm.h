@@ -71,6 +71,7 @@ enum stat_kind { STAT_SITE, STAT_MISS, STAT_SYSCALL, STAT_EXCEPTION, STAT_IRQ, S
 
 struct stats {
 	uint64_t count[STAT_KINDS], ns[STAT_KINDS];
+	uint64_t views_made, views_reused;	/* guest processes started, emptied for reuse */
 	uint64_t site_count[LILYVM_CLS_COUNT], site_ns[LILYVM_CLS_COUNT];
 };
 
@@ -84,6 +85,31 @@ struct symtab;
 struct device_set;
 struct mmu_space;
 
+#define LDT_SLOTS 8192		/* host LDT entries the guest's segments are shadowed in */
+#define MAX_VIEWS 64		/* guest processes kept (paging.c) */
+
+enum view_kind { VIEW_NONE, VIEW_FLAT, VIEW_KERNEL, VIEW_USER };
+
+/* One child process and what it shows of the guest (paging.c). */
+struct view {
+	struct child *child;
+	struct mmu_space *space;	/* what it maps */
+	uint8_t *scratch;	/* its scratch page, in the monitor */
+	enum view_kind kind;	/* paging off, or CR3's space for ring 0 or ring 3 */
+	uint32_t cr3;
+	uint64_t tlb_gen;	/* vm.tlb_gen when last checked against the guest's tables */
+	uint64_t used;		/* when last run, for reuse */
+	uint64_t ldt_shadow[LDT_SLOTS];	/* descriptors written into its host LDT (cpu.c) */
+};
+
+/*
+ * The RAM memfd: guest RAM, then the junk page (mapped where page tables
+ * point outside RAM), then one scratch page per view.
+ */
+#define RAM_JUNK_OFF 0
+#define RAM_SCRATCH_OFF(slot) (4096 * (1 + (uint64_t)(slot)))
+#define RAM_EXTRA RAM_SCRATCH_OFF(MAX_VIEWS)
+
 #define MAX_WATCH 32
 #define MAX_TIMERS 16
 
@@ -92,13 +118,19 @@ struct vm {
 	uint64_t ram_bytes;
 	int ram_fd;
 	uint8_t *ram;		/* guest physical RAM, mapped in the monitor */
-	uint8_t *scratch;	/* the child's scratch page, mapped in the monitor */
 	uint32_t ram_va_start;	/* lowest guest address the child can map */
+	struct view *views[MAX_VIEWS];
+	unsigned n_views;
+	uint64_t tlb_gen, view_clock;	/* CR3 writes; view uses */
+	struct view *view;	/* the one the guest runs in; the next four are its */
 	struct child *child;
-	struct mmu_space *space;	/* what the child maps of the guest (paging.c) */
-	int supervisor_mapped;	/* pages ring 3 must not reach may be mapped */
+	struct mmu_space *space;
+	uint8_t *scratch;
+	uint64_t *ldt_shadow;
 	uint32_t last_fault_lin, last_fault_eip;	/* to catch a fault that repeats */
 	unsigned last_fault_access, fault_repeats;
+	uint32_t retry_lin;	/* a ring 3 access its #PF handler may have made possible */
+	unsigned retry_access;
 	struct cpu cpu;
 	csh cs;			/* capstone with operand detail, for emulation */
 	cs_insn *insn;		/* its decode buffer */
@@ -116,7 +148,6 @@ struct vm {
 	int stop;		/* 1: power-off, 2: reset, 3: error */
 	int unsupported;	/* the error is something not emulated yet */
 	char stop_reason[512];
-	uint64_t ldt_shadow[8192];	/* descriptors written into the host LDT */
 	struct stats stats;
 	int console_in, console_out;
 };

@@ -67,6 +67,7 @@ struct mmu_xlat {
 	unsigned writable : 1;	/* R/W set at every level */
 	unsigned dirty : 1;	/* D set in the leaf entry (after this access) */
 	unsigned global : 1;	/* G set in the leaf and CR4.PGE on */
+	uint32_t pde, leaf;	/* the entries used, as the walk left them (leaf = pde for 4 MiB) */
 };
 
 /* Translate lin for an access; 0 and *x, or -1 and *err the #PF error code. */
@@ -94,13 +95,15 @@ struct mmu_sink {
 
 struct mmu_space;
 
+/* The guest entries a mapping was made from, to notice when they change. */
+struct mmu_origin {
+	uint32_t pde, leaf;
+};
+
 /* What a mapped page may do, as mmu_space remembers it. */
 enum {
 	MMU_MAP_WRITE = 1,	/* mapped read-write */
-	MMU_MAP_USER = 2,	/* guest ring 3 may read it */
-	MMU_MAP_USER_WRITE = 4,	/* guest ring 3 may write it */
-	MMU_MAP_GLOBAL = 8,	/* survives CR3 writes */
-	MMU_MAP_LARGE = 16,	/* part of a 4 MiB guest page */
+	MMU_MAP_LARGE = 2,	/* part of a 4 MiB guest page */
 	MMU_MAP_PRESENT = 0x80,	/* mapped at all (mmu_space_lookup) */
 };
 
@@ -108,15 +111,17 @@ enum {
 struct mmu_space *mmu_space_new(uint32_t va_lo, uint32_t va_hi, size_t max_vmas);
 /* Free the model (the child's mappings are the caller's to drop). */
 void mmu_space_free(struct mmu_space *s);
-/* Map [va, va+len) to gpa with flags (MMU_MAP_*), clipped to the space; replaces what was there. */
+/* Map [va, va+len) to gpa with flags (MMU_MAP_*), clipped to the space; replaces what was there.
+ * origin: the entries it comes from (NULL with paging off). */
 int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, unsigned flags,
-		  const struct mmu_sink *sink);
+		  const struct mmu_origin *origin, const struct mmu_sink *sink);
+/* Drop every mapping whose page-table entries (under regs->cr3) changed since it was made. */
+int mmu_space_validate(struct mmu_space *s, const struct mmu_regs *regs, const struct mmu_ram *ram,
+		       const struct mmu_sink *sink);
 /* Drop the page at va (a whole 4 MiB guest page if va is in one), as invlpg does. */
 int mmu_space_invalidate(struct mmu_space *s, uint32_t va, const struct mmu_sink *sink);
-/* Drop every mapping, or every one without MMU_MAP_GLOBAL (a CR3 write). */
-int mmu_space_flush(struct mmu_space *s, int keep_global, const struct mmu_sink *sink);
-/* Before guest ring 3 runs: drop what it must not read, write-protect what it must not write. */
-int mmu_space_hide_supervisor(struct mmu_space *s, const struct mmu_sink *sink);
+/* Drop every mapping. */
+int mmu_space_flush(struct mmu_space *s, const struct mmu_sink *sink);
 /* The flags of the page at va (MMU_MAP_PRESENT if mapped); *gpa receives its frame. */
 unsigned mmu_space_lookup(const struct mmu_space *s, uint32_t va, uint64_t *gpa);
 /* How many host mappings (VMAs) the model holds. */

@@ -7,6 +7,12 @@
  * one op, so mapping a 4 MiB page or dropping an address space costs one
  * host call per contiguous run, not one per page.
  *
+ * Each mapping remembers the guest entries it was made from (the PDE of
+ * its 4 MiB chunk, its PTE), so that after a CR3 write the space can be
+ * checked against the guest's tables instead of emptied: what still holds
+ * stays mapped, which is what lets the monitor keep address spaces that
+ * are switched away from and back.
+ *
  * Host mappings (VMAs) are a bounded resource (vm.max_map_count): the model
  * counts them exactly as the kernel merges them (adjacent pages with
  * adjacent memfd offsets and the same protection are one VMA), and when a
@@ -24,6 +30,8 @@
 
 struct chunk {
 	uint32_t e[PER_CHUNK];
+	uint32_t leaf[PER_CHUNK];	/* the guest entry each page was mapped from */
+	uint32_t pde;		/* the guest PDE the chunk's pages were mapped under */
 	unsigned mapped;	/* pages mapped in this chunk */
 };
 
@@ -124,62 +132,33 @@ static int finish(struct mmu_space *s, const struct mmu_sink *sink)
 	return failed ? -1 : 0;
 }
 
-/* Drop the mapped pages drop() picks, one op per run. */
-static void drop_where(struct mmu_space *s, int (*drop)(uint32_t e), const struct mmu_sink *sink)
+/* Drop the mapped pages of chunk ci: all, or those whose guest entry differs from now[]. */
+static void drop_in_chunk(struct mmu_space *s, uint32_t ci, const uint32_t *now,
+			  const struct mmu_sink *sink)
 {
-	for (uint32_t ci = 0; ci < CHUNKS; ci++) {
-		struct chunk *c = s->chunk[ci];
+	struct chunk *c = s->chunk[ci];
 
-		for (uint32_t i = 0; c && c->mapped && i < PER_CHUNK; i++) {
-			uint32_t vpn = ci * PER_CHUNK + i, e = c->e[i];
-			struct mmu_op op = { MMU_OP_UNMAP, vpn << 12, MMU_PAGE, 0, 0 };
+	for (uint32_t i = 0; c && c->mapped && i < PER_CHUNK; i++) {
+		uint32_t vpn = ci * PER_CHUNK + i;
+		struct mmu_op op = { MMU_OP_UNMAP, vpn << 12, MMU_PAGE, 0, 0 };
 
-			if ((e & E_MAPPED) && drop(e)) {
-				emit(s, &op, sink);
-				put(s, vpn, 0);
-			}
+		if ((c->e[i] & E_MAPPED) && (!now || now[i] != c->leaf[i])) {
+			emit(s, &op, sink);
+			put(s, vpn, 0);
 		}
 	}
 }
 
-static int drop_all(uint32_t e)
+/* Drop everything, one unmap per run of mapped pages. */
+static void drop_everything(struct mmu_space *s, const struct mmu_sink *sink)
 {
-	return 1;
+	for (uint32_t ci = 0; ci < CHUNKS; ci++)
+		drop_in_chunk(s, ci, NULL, sink);
 }
 
-static int drop_non_global(uint32_t e)
+int mmu_space_flush(struct mmu_space *s, const struct mmu_sink *sink)
 {
-	return !(e & MMU_MAP_GLOBAL);
-}
-
-static int drop_supervisor(uint32_t e)
-{
-	return !(e & MMU_MAP_USER);
-}
-
-int mmu_space_flush(struct mmu_space *s, int keep_global, const struct mmu_sink *sink)
-{
-	drop_where(s, keep_global ? drop_non_global : drop_all, sink);
-	return finish(s, sink);
-}
-
-int mmu_space_hide_supervisor(struct mmu_space *s, const struct mmu_sink *sink)
-{
-	drop_where(s, drop_supervisor, sink);
-	/* A user page the kernel may write (CR0.WP clear) but ring 3 may not. */
-	for (uint32_t ci = 0; ci < CHUNKS; ci++) {
-		struct chunk *c = s->chunk[ci];
-
-		for (uint32_t i = 0; c && c->mapped && i < PER_CHUNK; i++) {
-			uint32_t e = c->e[i], vpn = ci * PER_CHUNK + i;
-			struct mmu_op op = { MMU_OP_PROTECT, vpn << 12, MMU_PAGE, 0, 0 };
-
-			if ((e & E_MAPPED) && (e & MMU_MAP_WRITE) && !(e & MMU_MAP_USER_WRITE)) {
-				emit(s, &op, sink);
-				put(s, vpn, e & ~MMU_MAP_WRITE);
-			}
-		}
-	}
+	drop_everything(s, sink);
 	return finish(s, sink);
 }
 
@@ -192,8 +171,11 @@ static int would_overflow(const struct mmu_space *s, uint32_t npages)
 /* The entry bits the host sees: whether, what and how it is mapped. */
 #define HOST_VISIBLE (0xfffff000u | E_MAPPED | MMU_MAP_WRITE)
 
+static void adopt_pde(struct mmu_space *s, uint32_t va, uint64_t end, uint32_t pde,
+		      const struct mmu_sink *sink);
+
 int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, unsigned flags,
-		  const struct mmu_sink *sink)
+		  const struct mmu_origin *origin, const struct mmu_sink *sink)
 {
 	uint64_t end = (uint64_t)va + len;
 
@@ -206,7 +188,9 @@ int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, 
 	if (end <= va)
 		return 0;
 	if (would_overflow(s, 2))
-		drop_where(s, drop_all, sink);
+		drop_everything(s, sink);
+	if (origin)
+		adopt_pde(s, va, end, origin->pde, sink);
 	for (uint32_t vpn = va >> 12; vpn < end >> 12; vpn++, gpa += MMU_PAGE) {
 		uint32_t old = get(s, vpn);
 		uint32_t e = (uint32_t)gpa | (flags & E_FLAGS & ~E_MAPPED) | E_MAPPED;
@@ -218,6 +202,61 @@ int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, 
 			emit(s, &op, sink);
 		if (put(s, vpn, e))
 			s->failed = 1;
+		else if (origin)
+			s->chunk[vpn / PER_CHUNK]->leaf[vpn % PER_CHUNK] = origin->leaf;
+	}
+	return finish(s, sink);
+}
+
+/* Pages of a chunk mapped under another PDE go before pages of this one come. */
+static void adopt_pde(struct mmu_space *s, uint32_t va, uint64_t end, uint32_t pde,
+		      const struct mmu_sink *sink)
+{
+	for (uint64_t a = va & ~(uint64_t)(MMU_LARGE - 1); a < end; a += MMU_LARGE) {
+		uint32_t ci = a / MMU_LARGE;
+		struct chunk *c = s->chunk[ci];
+
+		if (!c && !(c = s->chunk[ci] = calloc(1, sizeof(*c)))) {
+			s->failed = 1;
+			continue;
+		}
+		if (c->mapped && c->pde != pde)
+			drop_in_chunk(s, ci, NULL, sink);
+		c->pde = pde;
+	}
+}
+
+static uint32_t ram_word(const struct mmu_ram *ram, uint64_t gpa)
+{
+	uint32_t v = 0;
+
+	if (gpa <= ram->bytes - 4)
+		memcpy(&v, ram->base + gpa, 4);
+	return v;
+}
+
+int mmu_space_validate(struct mmu_space *s, const struct mmu_regs *regs, const struct mmu_ram *ram,
+		       const struct mmu_sink *sink)
+{
+	static const uint32_t not_ram[PER_CHUNK];	/* a page table outside RAM reads as empty */
+
+	for (uint32_t ci = 0; ci < CHUNKS; ci++) {
+		struct chunk *c = s->chunk[ci];
+		uint64_t pt;
+		uint32_t pde;
+
+		if (!c || !c->mapped)
+			continue;
+		pde = ram_word(ram, (regs->cr3 & 0xfffff000u) + ci * 4);
+		if (pde != c->pde) {
+			drop_in_chunk(s, ci, NULL, sink);
+			continue;
+		}
+		if ((pde & PTE_PS) && (regs->cr4 & CR4_PSE_BIT))
+			continue;	/* a 4 MiB page: its entry is the PDE, unchanged */
+		pt = pde & 0xfffff000u;
+		drop_in_chunk(s, ci, pt + MMU_PAGE <= ram->bytes ?
+			      (const uint32_t *)(ram->base + pt) : not_ram, sink);
 	}
 	return finish(s, sink);
 }

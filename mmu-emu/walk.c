@@ -65,6 +65,14 @@ static void describe_leaf(const struct mmu_regs *regs, struct mmu_xlat *x, uint3
 	x->dirty = !!(leaf & PTE_D);
 }
 
+/* Record the entries as the walk leaves them, for mmu_space_validate. */
+static void note_entries(const struct mmu_ram *ram, struct mmu_xlat *x, uint64_t pde_gpa,
+			 uint64_t leaf_gpa)
+{
+	x->pde = read_entry(ram, pde_gpa);
+	x->leaf = read_entry(ram, leaf_gpa);
+}
+
 int mmu_translate(const struct mmu_regs *regs, const struct mmu_ram *ram, uint32_t lin,
 		  unsigned access, struct mmu_xlat *x, uint32_t *err)
 {
@@ -91,5 +99,6 @@ int mmu_translate(const struct mmu_regs *regs, const struct mmu_ram *ram, uint32
 		return *err = fault_code(access, PF_P), -1;
 	set_bits(ram, leaf_gpa, PTE_A | (access & MMU_WRITE ? PTE_D : 0), access);
 	x->dirty |= !!(access & MMU_WRITE) && !(access & MMU_PEEK);
+	note_entries(ram, x, pde_gpa, leaf_gpa);
 	return 0;
 }
