@@ -20,7 +20,7 @@
 #define CR0_TS 0x8u
 #define CR0_PG 0x80000000u
 #define CR4_TSD 0x4u
-#define CR4_SUPPORTED 0x00000694u	/* TSD, PSE, PGE, OSFXSR, OSXMMEXCPT */
+#define CR4_SUPPORTED 0x000006b4u	/* TSD, PSE, PAE, PGE, OSFXSR, OSXMMEXCPT */
 
 /* Working state of one emulated instruction. */
 struct insn {
@@ -616,6 +616,22 @@ static uint64_t guest_tsc(const struct vm *vm)
 	return __rdtsc() - vm->cpu.tsc_base;
 }
 
+/* EFER: execute-disable (NXE) is all the model offers; setting anything else faults. */
+static int efer_access(struct vm *vm, uint64_t *v, int write)
+{
+	uint64_t old = vm->cpu.efer;
+
+	if (!write) {
+		*v = old;
+		return 0;
+	}
+	if (*v & ~(uint64_t)EFER_NXE_BIT)
+		return -1;
+	vm->cpu.efer = *v;
+	paging_efer_written(vm, old);
+	return 0;
+}
+
 static int msr_access(struct vm *vm, uint32_t msr, uint64_t *v, int write)
 {
 	uint32_t *field;
@@ -627,6 +643,8 @@ static int msr_access(struct vm *vm, uint32_t msr, uint64_t *v, int write)
 		else
 			*v = guest_tsc(vm);
 		return 0;
+	case MSR_EFER:
+		return efer_access(vm, v, write);
 	case MSR_SYSENTER_CS: field = &vm->cpu.sysenter_cs; break;
 	case MSR_SYSENTER_ESP: field = &vm->cpu.sysenter_esp; break;
 	case MSR_SYSENTER_EIP: field = &vm->cpu.sysenter_eip; break;
@@ -682,9 +700,9 @@ static enum emu_result do_rdtsc(struct insn *in, int rdtscp)
 /*
  * The CPUID model: an i686 with the user-level features the host runs
  * natively (FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, CLFLUSH) and the
- * system features the monitor emulates (MSR, RDTSCP, and mmu-emu's 4 MiB
- * and global pages: PSE, PGE). Nothing it cannot back: no APIC, no
- * SYSENTER, no MTRR/PAT/MCE, no PAE yet.
+ * system features the monitor emulates (MSR, RDTSCP, and mmu-emu's paging:
+ * PSE, PAE, PGE, NX). Nothing it cannot back: no APIC, no SYSENTER, no
+ * MTRR/PAT/MCE, no PSE-36.
  */
 static void cpuid_model(uint32_t leaf, uint32_t r[4])
 {
@@ -699,14 +717,14 @@ static void cpuid_model(uint32_t leaf, uint32_t r[4])
 	case 1:
 		r[0] = 0x00000633;	/* family 6, model 3, stepping 3 */
 		r[1] = 8 << 8;		/* CLFLUSH line: 64 bytes */
-		r[3] = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 8 | 1u << 13 | 1u << 15 |
-		       1u << 19 | 1u << 23 | 1u << 24 | 1u << 25 | 1u << 26;
+		r[3] = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 13 |
+		       1u << 15 | 1u << 19 | 1u << 23 | 1u << 24 | 1u << 25 | 1u << 26;
 		break;
 	case 0x80000000:
 		r[0] = 0x80000004;
 		break;
 	case 0x80000001:
-		r[3] = 1u << 27;	/* RDTSCP */
+		r[3] = 1u << 20 | 1u << 27;	/* NX, RDTSCP */
 		break;
 	case 0x80000002: case 0x80000003: case 0x80000004:
 		memcpy(r, brand + 16 * (leaf - 0x80000002), 16);

@@ -42,7 +42,7 @@
 
 static struct mmu_regs regs_of(const struct vm *vm)
 {
-	return (struct mmu_regs){ vm->cpu.cr0, vm->cpu.cr3, vm->cpu.cr4 };
+	return (struct mmu_regs){ vm->cpu.cr0, vm->cpu.cr3, vm->cpu.cr4, vm->cpu.efer };
 }
 
 static struct mmu_ram ram_of(const struct vm *vm)
@@ -59,7 +59,7 @@ static int paging_on(const struct vm *vm)
 static int queue_op(void *opaque, const struct mmu_op *op)
 {
 	struct view *v = opaque;
-	int prot = PROT_READ | PROT_EXEC | (op->writable ? PROT_WRITE : 0);
+	int prot = PROT_READ | (op->noexec ? 0 : PROT_EXEC) | (op->writable ? PROT_WRITE : 0);
 
 	switch (op->kind) {
 	case MMU_OP_MAP:
@@ -188,7 +188,7 @@ static void wanted(const struct vm *vm, unsigned *kind, uint32_t *cr3)
 	int on = (vm->cpu.cr0 & CR0_PG_BIT) != 0;
 
 	*kind = !on ? VIEW_FLAT : vm->cpu.cpl == 3 ? VIEW_USER : VIEW_KERNEL;
-	*cr3 = on ? vm->cpu.cr3 & 0xfffff000u : 0;
+	*cr3 = !on ? 0 : vm->cpu.cr3 & (vm->cpu.cr4 & CR4_PAE_BIT ? 0xffffffe0u : 0xfffff000u);
 }
 
 /* A view to reuse: one nobody wants, else the least recently used one but the current. */
@@ -315,8 +315,10 @@ static unsigned map_flags(const struct vm *vm, const struct mmu_xlat *x, unsigne
 	struct mmu_regs regs = regs_of(vm);
 	unsigned f = 0;
 
-	if (x->page_size == MMU_LARGE)
+	if (x->page_size > MMU_PAGE)
 		f |= MMU_MAP_LARGE;
+	if (x->nx)
+		f |= MMU_MAP_NOEXEC;
 	/* Writable only once dirty, so that the first write still sets D. */
 	if (x->dirty && mmu_allows(&regs, x, (access & MMU_USER) | MMU_WRITE))
 		f |= MMU_MAP_WRITE;
@@ -327,7 +329,7 @@ static unsigned map_flags(const struct vm *vm, const struct mmu_xlat *x, unsigne
 static void map_translation(struct vm *vm, uint32_t lin, const struct mmu_xlat *x, unsigned flags)
 {
 	struct mmu_sink sink = sink_of(vm->view);
-	struct mmu_origin origin = { x->pde, x->leaf };
+	struct mmu_origin origin = { { x->upper[0], x->upper[1] }, x->leaf };
 	uint32_t va = x->page_lin, len = x->page_size;
 	uint64_t gpa = x->page_gpa;
 
@@ -398,6 +400,18 @@ static unsigned classify(struct vm *vm, uint32_t lin)
 	return w ? MMU_WRITE : 0;
 }
 
+/*
+ * A page the child holds refused an access: always readable, so a write,
+ * unless the page is not executable and the instruction is on it.
+ */
+static int fetched_from(struct vm *vm, uint32_t lin, unsigned state)
+{
+	uint32_t pc = cpu_pc(vm);
+
+	return (state & MMU_MAP_NOEXEC) &&
+	       (lin >> 12 == pc >> 12 || lin >> 12 == (pc + LILYVM_MAX_INSN - 1) >> 12);
+}
+
 /* The same fault again and again means the child does not hold what the model says. */
 static int repeating(struct vm *vm, uint32_t lin, unsigned access)
 {
@@ -434,7 +448,7 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 	}
 	state = mmu_space_lookup(vm->space, lin, NULL);
 	if (si->si_code == SEGV_ACCERR && (state & MMU_MAP_PRESENT))
-		access |= MMU_WRITE;	/* mapped, readable, executable: it was a write */
+		access |= fetched_from(vm, lin, state) ? MMU_FETCH : MMU_WRITE;
 	else
 		access |= classify(vm, lin);
 	if (repeating(vm, lin, access))
@@ -456,19 +470,9 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 	return 1;
 }
 
-void paging_cr_written(struct vm *vm, unsigned cr, uint32_t old)
+/* A paging mode change: no mapping made under the old rules stays. */
+static void flush_all_views(struct vm *vm)
 {
-	uint32_t now = cr == 0 ? vm->cpu.cr0 : cr == 3 ? vm->cpu.cr3 : vm->cpu.cr4;
-	uint32_t cr0_flush = CR0_PG_BIT | CR0_WP_BIT;
-	uint32_t cr4_flush = CR4_PSE_BIT | CR4_PAE_BIT | CR4_PGE_BIT;
-
-	if (cr == 3) {
-		vm->tlb_gen++;	/* every view checks itself against the tables when next used */
-		return;
-	}
-	if (!(cr == 0 && ((old ^ now) & cr0_flush)) && !(cr == 4 && ((old ^ now) & cr4_flush)))
-		return;
-	/* A paging mode change: no mapping made under the old rules stays. */
 	for (unsigned i = 0; i < vm->n_views; i++) {
 		struct view *v = vm->views[i];
 		struct mmu_sink sink = sink_of(v);
@@ -476,6 +480,24 @@ void paging_cr_written(struct vm *vm, unsigned cr, uint32_t old)
 		check(vm, v, mmu_space_flush(v->space, &sink), "paging mode change");
 		v->kind = VIEW_NONE;
 	}
+}
+
+void paging_cr_written(struct vm *vm, unsigned cr, uint32_t old)
+{
+	uint32_t now = cr == 0 ? vm->cpu.cr0 : cr == 3 ? vm->cpu.cr3 : vm->cpu.cr4;
+	uint32_t cr0_flush = CR0_PG_BIT | CR0_WP_BIT;
+	uint32_t cr4_flush = CR4_PSE_BIT | CR4_PAE_BIT | CR4_PGE_BIT;
+
+	if (cr == 3)
+		vm->tlb_gen++;	/* every view checks itself against the tables when next used */
+	else if ((cr == 0 && ((old ^ now) & cr0_flush)) || (cr == 4 && ((old ^ now) & cr4_flush)))
+		flush_all_views(vm);
+}
+
+void paging_efer_written(struct vm *vm, uint64_t old)
+{
+	if ((old ^ vm->cpu.efer) & EFER_NXE_BIT)
+		flush_all_views(vm);
 }
 
 void paging_invlpg(struct vm *vm, uint32_t lin)

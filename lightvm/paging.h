@@ -20,6 +20,8 @@ void paging_destroy(struct vm *vm);
 int paging_fault(struct vm *vm, const siginfo_t *si);
 /* CR0, CR3 or CR4 (cr = 0, 3, 4) changed from old: drop what the TLB would drop. */
 void paging_cr_written(struct vm *vm, unsigned cr, uint32_t old);
+/* EFER changed from old: NXE changes what may execute. */
+void paging_efer_written(struct vm *vm, uint64_t old);
 /* invlpg lin. */
 void paging_invlpg(struct vm *vm, uint32_t lin);
 /* Before the child runs: hide supervisor pages from ring 3, run the queued host calls. */

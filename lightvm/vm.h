@@ -55,6 +55,7 @@ struct cpu {
 	struct seg ldtr, tr;
 	struct dtr gdtr, idtr;
 	uint32_t cr0, cr2, cr3, cr4, xcr0;
+	uint64_t efer;		/* only NXE can be set */
 	uint32_t dr[8];
 	unsigned cpl;
 	int inhibit;		/* interrupts held off for one instruction (sti, mov ss) */

@@ -21,6 +21,8 @@
 #define CR4_PSE_BIT 0x00000010u
 #define CR4_PAE_BIT 0x00000020u
 #define CR4_PGE_BIT 0x00000080u
+#define EFER_NXE_BIT 0x00000800u
+#define MSR_EFER 0xc0000080u
 
 /* #PF error code bits (Intel SDM vol. 3, 4.7). */
 #define PF_P 0x1u
@@ -49,6 +51,7 @@ enum {
 /* The registers that steer translation. */
 struct mmu_regs {
 	uint32_t cr0, cr3, cr4;
+	uint64_t efer;
 };
 
 /* Guest-physical memory as the walk sees it: RAM only. */
@@ -61,13 +64,23 @@ struct mmu_ram {
 struct mmu_xlat {
 	uint64_t gpa;		/* guest-physical address of the linear address */
 	uint32_t page_lin;	/* linear start of the page that maps it */
-	uint32_t page_size;	/* MMU_PAGE or MMU_LARGE */
+	uint32_t page_size;	/* MMU_PAGE, 2 MiB (PAE) or MMU_LARGE */
 	uint64_t page_gpa;	/* guest-physical start of that page */
 	unsigned user : 1;	/* U/S set at every level */
 	unsigned writable : 1;	/* R/W set at every level */
 	unsigned dirty : 1;	/* D set in the leaf entry (after this access) */
 	unsigned global : 1;	/* G set in the leaf and CR4.PGE on */
-	uint32_t pde, leaf;	/* the entries used, as the walk left them (leaf = pde for 4 MiB) */
+	unsigned nx : 1;	/* execute-disable at some level (PAE with EFER.NXE) */
+	uint64_t upper[2];	/* the entries above the leaf table: PDE, or PDPTE and PDE */
+	uint64_t leaf;		/* the leaf entry, as the walk left it */
+};
+
+/* The entries above the page table that maps a linear address, and the table. */
+struct mmu_path {
+	uint64_t upper[2];	/* as in struct mmu_xlat */
+	int large;		/* the PDE maps a large page: no table */
+	uint64_t table;		/* guest-physical address of the leaf entry for the address */
+	unsigned entry_size;	/* 4, or 8 with PAE */
 };
 
 /* Translate lin for an access; 0 and *x, or -1 and *err the #PF error code. */
@@ -75,6 +88,11 @@ int mmu_translate(const struct mmu_regs *regs, const struct mmu_ram *ram, uint32
 		  unsigned access, struct mmu_xlat *x, uint32_t *err);
 /* Whether the translated page allows the access (rules of SDM 4.6). */
 int mmu_allows(const struct mmu_regs *regs, const struct mmu_xlat *x, unsigned access);
+/* Read the path to lin's page table without changing anything; 0. */
+int mmu_path(const struct mmu_regs *regs, const struct mmu_ram *ram, uint32_t lin,
+	     struct mmu_path *p);
+/* The leaf entry i places after the one mmu_path found (0 outside RAM). */
+uint64_t mmu_path_leaf(const struct mmu_ram *ram, const struct mmu_path *p, unsigned i);
 
 /* --- the host-mapping cache --- */
 
@@ -83,7 +101,8 @@ struct mmu_op {
 	enum { MMU_OP_MAP, MMU_OP_UNMAP, MMU_OP_PROTECT } kind;
 	uint32_t va, len;	/* page aligned */
 	uint64_t gpa;		/* MAP: offset in the RAM memfd */
-	int writable;		/* MAP, PROTECT: read-write, else read-only (always executable) */
+	int writable;		/* MAP, PROTECT: read-write, else read-only */
+	int noexec;		/* MAP, PROTECT: not executable */
 };
 
 /* Where mmu_space sends the changes it decides on. */
@@ -97,13 +116,14 @@ struct mmu_space;
 
 /* The guest entries a mapping was made from, to notice when they change. */
 struct mmu_origin {
-	uint32_t pde, leaf;
+	uint64_t upper[2], leaf;
 };
 
 /* What a mapped page may do, as mmu_space remembers it. */
 enum {
 	MMU_MAP_WRITE = 1,	/* mapped read-write */
-	MMU_MAP_LARGE = 2,	/* part of a 4 MiB guest page */
+	MMU_MAP_LARGE = 2,	/* part of a 2 or 4 MiB guest page */
+	MMU_MAP_NOEXEC = 4,	/* not executable */
 	MMU_MAP_PRESENT = 0x80,	/* mapped at all (mmu_space_lookup) */
 };
 

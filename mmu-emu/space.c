@@ -7,8 +7,8 @@
  * one op, so mapping a 4 MiB page or dropping an address space costs one
  * host call per contiguous run, not one per page.
  *
- * Each mapping remembers the guest entries it was made from (the PDE of
- * its 4 MiB chunk, its PTE), so that after a CR3 write the space can be
+ * Each mapping remembers the guest entries it was made from (its leaf
+ * entry, and per page table the entries above it), so that after a CR3 write the space can be
  * checked against the guest's tables instead of emptied: what still holds
  * stays mapped, which is what lets the monitor keep address spaces that
  * are switched away from and back.
@@ -25,13 +25,15 @@
 
 #define CHUNKS 1024		/* 4 MiB chunks of the 4 GiB space */
 #define PER_CHUNK 1024
+#define HALF 512		/* pages under one PAE page table; a 2-level table maps two halves */
 #define E_MAPPED MMU_MAP_PRESENT	/* entry bits 0-7: flags; 12-31: memfd page number */
 #define E_FLAGS 0xffu
+#define E_PROT (MMU_MAP_WRITE | MMU_MAP_NOEXEC)	/* what the host's protection says */
 
 struct chunk {
 	uint32_t e[PER_CHUNK];
-	uint32_t leaf[PER_CHUNK];	/* the guest entry each page was mapped from */
-	uint32_t pde;		/* the guest PDE the chunk's pages were mapped under */
+	uint64_t leaf[PER_CHUNK];	/* the guest entry each page was mapped from */
+	uint64_t upper[2][2];	/* per half: the entries above its page table (mmu_path) */
 	unsigned mapped;	/* pages mapped in this chunk */
 };
 
@@ -77,7 +79,7 @@ static int linked(const struct mmu_space *s, uint32_t vpn)
 	uint32_t a = get(s, vpn), b = vpn + 1 < CHUNKS * PER_CHUNK ? get(s, vpn + 1) : 0;
 
 	return (a & E_MAPPED) && (b & E_MAPPED) && (b >> 12) == (a >> 12) + 1 &&
-	       (a & MMU_MAP_WRITE) == (b & MMU_MAP_WRITE);
+	       (a & E_PROT) == (b & E_PROT);
 }
 
 /* Set one entry, keeping the page and link counts that give the VMA count. */
@@ -112,7 +114,7 @@ static void emit(struct mmu_space *s, const struct mmu_op *op, const struct mmu_
 	struct mmu_op *p = &s->pending;
 
 	if (p->len && p->kind == op->kind && p->va + p->len == op->va &&
-	    (op->kind == MMU_OP_UNMAP || p->writable == op->writable) &&
+	    (op->kind == MMU_OP_UNMAP || (p->writable == op->writable && p->noexec == op->noexec)) &&
 	    (op->kind != MMU_OP_MAP || p->gpa + p->len == op->gpa)) {
 		p->len += op->len;
 		return;
@@ -132,28 +134,37 @@ static int finish(struct mmu_space *s, const struct mmu_sink *sink)
 	return failed ? -1 : 0;
 }
 
-/* Drop the mapped pages of chunk ci: all, or those whose guest entry differs from now[]. */
-static void drop_in_chunk(struct mmu_space *s, uint32_t ci, const uint32_t *now,
-			  const struct mmu_sink *sink)
+/*
+ * Drop the mapped pages of half h of chunk ci: all (path NULL), or those
+ * whose leaf entry in the guest's table (path) is not the one they came from.
+ */
+static void drop_in_half(struct mmu_space *s, uint32_t ci, unsigned h, const struct mmu_ram *ram,
+			 const struct mmu_path *path, const struct mmu_sink *sink)
 {
 	struct chunk *c = s->chunk[ci];
 
-	for (uint32_t i = 0; c && c->mapped && i < PER_CHUNK; i++) {
-		uint32_t vpn = ci * PER_CHUNK + i;
-		struct mmu_op op = { MMU_OP_UNMAP, vpn << 12, MMU_PAGE, 0, 0 };
+	for (uint32_t i = 0; c && c->mapped && i < HALF; i++) {
+		uint32_t k = h * HALF + i, vpn = ci * PER_CHUNK + k;
+		struct mmu_op op = { MMU_OP_UNMAP, vpn << 12, MMU_PAGE, 0, 0, 0 };
 
-		if ((c->e[i] & E_MAPPED) && (!now || now[i] != c->leaf[i])) {
+		if ((c->e[k] & E_MAPPED) && (!path || mmu_path_leaf(ram, path, i) != c->leaf[k])) {
 			emit(s, &op, sink);
 			put(s, vpn, 0);
 		}
 	}
 }
 
+static void drop_in_chunk(struct mmu_space *s, uint32_t ci, const struct mmu_sink *sink)
+{
+	drop_in_half(s, ci, 0, NULL, NULL, sink);
+	drop_in_half(s, ci, 1, NULL, NULL, sink);
+}
+
 /* Drop everything, one unmap per run of mapped pages. */
 static void drop_everything(struct mmu_space *s, const struct mmu_sink *sink)
 {
 	for (uint32_t ci = 0; ci < CHUNKS; ci++)
-		drop_in_chunk(s, ci, NULL, sink);
+		drop_in_chunk(s, ci, sink);
 }
 
 int mmu_space_flush(struct mmu_space *s, const struct mmu_sink *sink)
@@ -169,10 +180,10 @@ static int would_overflow(const struct mmu_space *s, uint32_t npages)
 }
 
 /* The entry bits the host sees: whether, what and how it is mapped. */
-#define HOST_VISIBLE (0xfffff000u | E_MAPPED | MMU_MAP_WRITE)
+#define HOST_VISIBLE (0xfffff000u | E_MAPPED | E_PROT)
 
-static void adopt_pde(struct mmu_space *s, uint32_t va, uint64_t end, uint32_t pde,
-		      const struct mmu_sink *sink);
+static void adopt_path(struct mmu_space *s, uint32_t va, uint64_t end, const uint64_t *upper,
+		       const struct mmu_sink *sink);
 
 int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, unsigned flags,
 		  const struct mmu_origin *origin, const struct mmu_sink *sink)
@@ -190,11 +201,12 @@ int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, 
 	if (would_overflow(s, 2))
 		drop_everything(s, sink);
 	if (origin)
-		adopt_pde(s, va, end, origin->pde, sink);
+		adopt_path(s, va, end, origin->upper, sink);
 	for (uint32_t vpn = va >> 12; vpn < end >> 12; vpn++, gpa += MMU_PAGE) {
 		uint32_t old = get(s, vpn);
 		uint32_t e = (uint32_t)gpa | (flags & E_FLAGS & ~E_MAPPED) | E_MAPPED;
-		struct mmu_op op = { MMU_OP_MAP, vpn << 12, MMU_PAGE, gpa, !!(flags & MMU_MAP_WRITE) };
+		struct mmu_op op = { MMU_OP_MAP, vpn << 12, MMU_PAGE, gpa, !!(flags & MMU_MAP_WRITE),
+				     !!(flags & MMU_MAP_NOEXEC) };
 
 		if ((old & E_MAPPED) && (old >> 12) == (e >> 12))
 			op.kind = MMU_OP_PROTECT;	/* same frame: only the protection changes */
@@ -208,55 +220,41 @@ int mmu_space_map(struct mmu_space *s, uint32_t va, uint32_t len, uint64_t gpa, 
 	return finish(s, sink);
 }
 
-/* Pages of a chunk mapped under another PDE go before pages of this one come. */
-static void adopt_pde(struct mmu_space *s, uint32_t va, uint64_t end, uint32_t pde,
-		      const struct mmu_sink *sink)
+/* Pages mapped under other upper entries go before pages under these come. */
+static void adopt_path(struct mmu_space *s, uint32_t va, uint64_t end, const uint64_t *upper,
+		       const struct mmu_sink *sink)
 {
-	for (uint64_t a = va & ~(uint64_t)(MMU_LARGE - 1); a < end; a += MMU_LARGE) {
+	for (uint64_t a = va & ~(uint64_t)(MMU_LARGE / 2 - 1); a < end; a += MMU_LARGE / 2) {
 		uint32_t ci = a / MMU_LARGE;
+		unsigned h = (a / (MMU_LARGE / 2)) & 1;
 		struct chunk *c = s->chunk[ci];
 
 		if (!c && !(c = s->chunk[ci] = calloc(1, sizeof(*c)))) {
 			s->failed = 1;
 			continue;
 		}
-		if (c->mapped && c->pde != pde)
-			drop_in_chunk(s, ci, NULL, sink);
-		c->pde = pde;
+		if (memcmp(c->upper[h], upper, sizeof(c->upper[h]))) {
+			drop_in_half(s, ci, h, NULL, NULL, sink);
+			memcpy(c->upper[h], upper, sizeof(c->upper[h]));
+		}
 	}
-}
-
-static uint32_t ram_word(const struct mmu_ram *ram, uint64_t gpa)
-{
-	uint32_t v = 0;
-
-	if (gpa <= ram->bytes - 4)
-		memcpy(&v, ram->base + gpa, 4);
-	return v;
 }
 
 int mmu_space_validate(struct mmu_space *s, const struct mmu_regs *regs, const struct mmu_ram *ram,
 		       const struct mmu_sink *sink)
 {
-	static const uint32_t not_ram[PER_CHUNK];	/* a page table outside RAM reads as empty */
-
 	for (uint32_t ci = 0; ci < CHUNKS; ci++) {
 		struct chunk *c = s->chunk[ci];
-		uint64_t pt;
-		uint32_t pde;
 
-		if (!c || !c->mapped)
-			continue;
-		pde = ram_word(ram, (regs->cr3 & 0xfffff000u) + ci * 4);
-		if (pde != c->pde) {
-			drop_in_chunk(s, ci, NULL, sink);
-			continue;
+		for (unsigned h = 0; h < 2 && c && c->mapped; h++) {
+			struct mmu_path p;
+
+			mmu_path(regs, ram, ci * MMU_LARGE + h * (MMU_LARGE / 2), &p);
+			if (memcmp(p.upper, c->upper[h], sizeof(p.upper)))
+				drop_in_half(s, ci, h, NULL, NULL, sink);
+			else if (!p.large)
+				drop_in_half(s, ci, h, ram, &p, sink);
 		}
-		if ((pde & PTE_PS) && (regs->cr4 & CR4_PSE_BIT))
-			continue;	/* a 4 MiB page: its entry is the PDE, unchanged */
-		pt = pde & 0xfffff000u;
-		drop_in_chunk(s, ci, pt + MMU_PAGE <= ram->bytes ?
-			      (const uint32_t *)(ram->base + pt) : not_ram, sink);
 	}
 	return finish(s, sink);
 }
@@ -271,7 +269,7 @@ int mmu_space_invalidate(struct mmu_space *s, uint32_t va, const struct mmu_sink
 	}
 	for (uint32_t v = first; v <= last; v++) {
 		uint32_t e = get(s, v);
-		struct mmu_op op = { MMU_OP_UNMAP, v << 12, MMU_PAGE, 0, 0 };
+		struct mmu_op op = { MMU_OP_UNMAP, v << 12, MMU_PAGE, 0, 0, 0 };
 
 		if ((e & E_MAPPED) && (v == vpn || (e & MMU_MAP_LARGE))) {
 			emit(s, &op, sink);

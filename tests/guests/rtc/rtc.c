@@ -38,7 +38,7 @@
 #define NVRAM_SCRATCH 0x40
 #define NVRAM_SCRATCH_END 0x50
 #define PERIODIC_HZ 1024
-#define RATE_WINDOWS 3
+#define RATE_WINDOWS 8
 #define RETRIES 3
 #define SECOND_LIMIT 3		/* RTC seconds a bounded wait may take */
 #define SPIN 10000000
