@@ -109,15 +109,15 @@ uint32_t cpu_pc(const struct vm *vm)
 	return vm->cpu.seg[SEG_CS].base + (uint32_t)vm->cpu.regs.rip;
 }
 
-void cpu_reset(struct vm *vm)
+void cpu_reset(struct vm *vm, uint16_t code_sel, uint16_t data_sel)
 {
 	struct cpu *c = &vm->cpu;
 
 	memset(c->seg, 0, sizeof(c->seg));
-	set_flat(&c->seg[SEG_CS], 0x08, 1, 0);
+	set_flat(&c->seg[SEG_CS], code_sel, 1, 0);
 	for (int r = 0; r < SEG_COUNT; r++)
 		if (r != SEG_CS)
-			set_flat(&c->seg[r], 0x10, 0, 0);
+			set_flat(&c->seg[r], data_sel, 0, 0);
 	c->cr0 = 0x11;		/* PE, ET */
 	c->cr2 = c->cr3 = c->cr4 = 0;
 	c->xcr0 = 1;

@@ -21,8 +21,8 @@ enum event_kind {
 	EV_EXTERNAL,		/* hardware interrupt */
 };
 
-/* The multiboot machine state: PE on, flat segments, ring 0, IF clear. */
-void cpu_reset(struct vm *vm);
+/* The state boot protocols promise: PE on, flat segments with these selectors, ring 0, IF clear. */
+void cpu_reset(struct vm *vm, uint16_t code_sel, uint16_t data_sel);
 /* Guest EFLAGS as the guest sees it (host arithmetic flags + virtual bits). */
 uint32_t cpu_eflags(const struct vm *vm);
 /* Write EFLAGS bits in mask (IF and IOPL further limited by CPL/IOPL as popf/iret do). */

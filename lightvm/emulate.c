@@ -923,6 +923,21 @@ static int pushes(unsigned id)
 	}
 }
 
+/* Instructions that only read their memory operand (capstone 4 marks `test m8, imm` as written). */
+static int only_reads(unsigned id)
+{
+	switch (id) {
+	case X86_INS_TEST: case X86_INS_CMP: case X86_INS_BT: case X86_INS_PUSH:
+	case X86_INS_CALL: case X86_INS_JMP: case X86_INS_LCALL: case X86_INS_LJMP:
+	case X86_INS_BOUND: case X86_INS_COMISS: case X86_INS_COMISD: case X86_INS_UCOMISS:
+	case X86_INS_UCOMISD: case X86_INS_FCOM: case X86_INS_FCOMP: case X86_INS_FICOM:
+	case X86_INS_FICOMP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int stores_string(unsigned id)
 {
 	switch (id) {
@@ -950,7 +965,7 @@ int emulate_writes_at(struct vm *vm, const uint8_t *bytes, size_t len, uint32_t 
 	for (int i = 0; i < in.x->op_count; i++) {
 		const cs_x86_op *op = &in.x->operands[i];
 
-		if (op->type == X86_OP_MEM && (op->access & CS_AC_WRITE) &&
+		if (op->type == X86_OP_MEM && (op->access & CS_AC_WRITE) && !only_reads(in.ci->id) &&
 		    touches(mem_addr(&in, op), op->size ? op->size : 4, lin))
 			return 1;
 	}

@@ -13,10 +13,11 @@
 enum lvm_serial { LVM_SERIAL_STDIO, LVM_SERIAL_PTY, LVM_SERIAL_FILE };
 
 struct lvm_config {
-	const char *kernel;	/* a rewritten ELF32 i386 multiboot kernel */
+	const char *kernel;	/* a rewritten ELF32 i386 multiboot kernel, or NULL */
+	const char *linux_bzimage;	/* or a stock Linux bzImage (rewritten and cached) */
 	uint64_t mem_bytes;	/* guest RAM */
 	const char *append;	/* kernel command line, or NULL */
-	const char *initrd;	/* a multiboot module, or NULL */
+	const char *initrd;	/* a multiboot module or Linux initrd, or NULL */
 	enum lvm_serial serial;
 	const char *serial_path;	/* LVM_SERIAL_FILE */
 	int stats;		/* print trap statistics on exit */

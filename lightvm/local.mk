@@ -9,14 +9,14 @@ EXTRA_lightvm_stub_elf_DEPENDENCIES = $(srcdir)/lightvm/stub.ld
 bin_PROGRAMS += lightvm/lilyvm
 lightvm_lilyvm_SOURCES = lightvm/main.c lightvm/lightvm.h lightvm/vm.h lightvm/vm.c \
 	lightvm/run.c lightvm/cpu.h lightvm/cpu.c lightvm/emulate.h lightvm/emulate.c \
-	lightvm/child.h lightvm/child.c lightvm/guestmem.c lightvm/paging.h lightvm/paging.c lightvm/sitetab.h lightvm/sitetab.c \
+	lightvm/child.h lightvm/child.c lightvm/guestmem.c lightvm/paging.h lightvm/paging.c lightvm/linux.h lightvm/linux.c lightvm/sitetab.h lightvm/sitetab.c \
 	lightvm/symbols.h lightvm/symbols.c lightvm/console.c lightvm/report.c \
 	lightvm/crash.h lightvm/crash.c lightvm/log.h lightvm/log.c lightvm/device.h \
 	lightvm/stub_blob.S ports/multiboot/multiboot.h ports/multiboot/multiboot.c \
 	$(LIGHTVM_DEVICE_SOURCES)
 lightvm_lilyvm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(CAPSTONE_CFLAGS) $(LIBUNWIND_CFLAGS)
 lightvm_lilyvm_CCASFLAGS = -Wa,-I.
-lightvm_lilyvm_LDADD = mmu-emu/libmmu.a $(LIBELF_LIBS) $(CAPSTONE_LIBS) $(LIBUNWIND_LOCAL_LIBS)
+lightvm_lilyvm_LDADD = mmu-emu/libmmu.a $(LINUXBOOT_LIBS) $(LIBELF_LIBS) $(CAPSTONE_LIBS) $(LIBUNWIND_LOCAL_LIBS)
 EXTRA_lightvm_lilyvm_DEPENDENCIES = lightvm/stub.elf
 EXTRA_DIST += lightvm/stub.ld lightvm/README.md ports/multiboot/README.md
 

@@ -15,10 +15,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: lilyvm run KERNEL [--mem SIZE] [--append ARGS] [--initrd FILE]\n"
-		   "                  [--serial stdio|pty|file:PATH] [--trace CLASS,...] [--stats]\n"
+	fprintf(f, "usage: lilyvm run KERNEL|--linux BZIMAGE [--mem SIZE] [--append ARGS]\n"
+		   "                  [--initrd FILE] [--serial stdio|pty|file:PATH]\n"
+		   "                  [--trace CLASS,...] [--stats]\n"
 		   "  KERNEL   a Multiboot kernel rewritten by lilyvm-rewrite\n"
-		   "  --mem    guest RAM, e.g. 128M or 1G (default 128M)\n"
+		   "  --linux  a stock i386 Linux bzImage (rewritten on first use, cached)\n"
+		   "  --mem    guest RAM, e.g. 128M or 1G (default 128M, 256M for Linux)\n"
 		   "  --trace  %s\n"
 		   "On a terminal, Ctrl-A x stops the guest.\n", log_trace_names());
 }
@@ -71,11 +73,11 @@ static void parse_args(int argc, char **argv, struct lvm_config *cfg)
 		{ "mem", required_argument, NULL, 'm' },    { "append", required_argument, NULL, 'a' },
 		{ "initrd", required_argument, NULL, 'i' }, { "serial", required_argument, NULL, 's' },
 		{ "trace", required_argument, NULL, 't' },  { "stats", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },	    { 0 }
+		{ "linux", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
+		{ 0 }
 	};
-	int c;
+	int c, mem_given = 0;
 
-	cfg->mem_bytes = 128u << 20;
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		exit(0);
@@ -89,7 +91,9 @@ static void parse_args(int argc, char **argv, struct lvm_config *cfg)
 		case 'm':
 			if (parse_size(optarg, &cfg->mem_bytes))
 				bad_usage("--mem %s: not a size like 128M or 1G (under 4G)", optarg);
+			mem_given = 1;
 			break;
+		case 'L': cfg->linux_bzimage = optarg; break;
 		case 'a': cfg->append = optarg; break;
 		case 'i': cfg->initrd = optarg; break;
 		case 's':
@@ -105,9 +109,11 @@ static void parse_args(int argc, char **argv, struct lvm_config *cfg)
 		default: bad_usage("%s: unknown option or missing argument", argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
-		bad_usage("run takes exactly one KERNEL%s", "");
-	cfg->kernel = argv[optind];
+	if (optind != argc - !cfg->linux_bzimage)
+		bad_usage("run takes exactly one KERNEL, or --linux BZIMAGE%s", "");
+	cfg->kernel = cfg->linux_bzimage ? NULL : argv[optind];
+	if (!mem_given)
+		cfg->mem_bytes = (cfg->linux_bzimage ? 256u : 128u) << 20;
 }
 
 static void say_who_runs_it(int pid)

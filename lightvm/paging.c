@@ -412,6 +412,22 @@ static int fetched_from(struct vm *vm, uint32_t lin, unsigned state)
 	       (lin >> 12 == pc >> 12 || lin >> 12 == (pc + LILYVM_MAX_INSN - 1) >> 12);
 }
 
+/*
+ * Paging off, an access past the end of RAM: on a PC that reaches no
+ * memory, reads float and writes vanish (QEMU reads zeros). The junk page
+ * stands in, as for page tables that point outside RAM.
+ */
+static int beyond_ram(struct vm *vm, uint32_t lin)
+{
+	struct mmu_xlat x = { .gpa = lin, .page_lin = lin & ~4095u, .page_size = MMU_PAGE,
+			      .page_gpa = lin & ~4095u, .writable = 1, .dirty = 1 };
+
+	if (lin < vm->ram_bytes || lin < vm->ram_va_start || lin >= GUEST_VA_LIMIT)
+		return 0;
+	map_translation(vm, lin, &x, MMU_MAP_WRITE);
+	return 1;
+}
+
 /* The same fault again and again means the child does not hold what the model says. */
 static int repeating(struct vm *vm, uint32_t lin, unsigned access)
 {
@@ -439,8 +455,10 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 	struct mmu_ram ram = ram_of(vm);
 	struct mmu_xlat x;
 
-	if (!paging_on(vm) || (si->si_code != SEGV_MAPERR && si->si_code != SEGV_ACCERR))
+	if (si->si_code != SEGV_MAPERR && si->si_code != SEGV_ACCERR)
 		return 0;
+	if (!paging_on(vm))
+		return beyond_ram(vm, lin);
 	if (lin < vm->ram_va_start || lin >= GUEST_VA_LIMIT) {
 		vm_unsupported(vm, "the guest uses linear address %#x, which its host process cannot "
 			       "map (see the layout in lightvm/README.md)", lin);

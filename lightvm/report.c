@@ -20,7 +20,7 @@ static void dump_registers(struct vm *vm, FILE *f)
 	char sym[128];
 
 	fprintf(f, "  eip %s  eflags %08x  cpl %u\n",
-		symtab_describe(vm->syms, cpu_pc(vm), sym, sizeof(sym)), cpu_eflags(vm), c->cpl);
+		vm_symbol(vm, cpu_pc(vm), sym, sizeof(sym)), cpu_eflags(vm), c->cpl);
 	fprintf(f, "  eax %08x ebx %08x ecx %08x edx %08x\n", (uint32_t)r->rax, (uint32_t)r->rbx,
 		(uint32_t)r->rcx, (uint32_t)r->rdx);
 	fprintf(f, "  esi %08x edi %08x ebp %08x esp %08x\n", (uint32_t)r->rsi, (uint32_t)r->rdi,
@@ -59,14 +59,14 @@ static void backtrace(struct vm *vm, FILE *f)
 	char sym[128];
 	int i = 1;
 
-	fprintf(f, "guest backtrace:\n  #0 %s\n", symtab_describe(vm->syms, cpu_pc(vm), sym, sizeof(sym)));
+	fprintf(f, "guest backtrace:\n  #0 %s\n", vm_symbol(vm, cpu_pc(vm), sym, sizeof(sym)));
 	if (frame_not_set_up(vm, cpu_pc(vm)) &&
 	    !peek(vm, vm->cpu.seg[SEG_SS].base + (uint32_t)vm->cpu.regs.rsp, &ret))
-		fprintf(f, "  #%d %s\n", i++, symtab_describe(vm->syms, ret, sym, sizeof(sym)));
+		fprintf(f, "  #%d %s\n", i++, vm_symbol(vm, ret, sym, sizeof(sym)));
 	for (; i < MAX_FRAMES && ebp; i++) {
 		if (paging_peek(vm, ebp, frame, sizeof(frame)) != sizeof(frame) || !frame[1])
 			break;
-		fprintf(f, "  #%d %s\n", i, symtab_describe(vm->syms, frame[1], sym, sizeof(sym)));
+		fprintf(f, "  #%d %s\n", i, vm_symbol(vm, frame[1], sym, sizeof(sym)));
 		if (frame[0] <= ebp)
 			break;	/* frames must go up the stack; anything else is garbage */
 		ebp = frame[0];

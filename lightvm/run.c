@@ -18,7 +18,7 @@
 
 static const char *where(struct vm *vm, uint32_t addr, char *buf, size_t len)
 {
-	return symtab_describe(vm->syms, addr, buf, len);
+	return vm_symbol(vm, addr, buf, len);
 }
 
 /* Up to 15 bytes of guest code at CS:EIP; returns how many could be read. */
@@ -67,7 +67,7 @@ static void on_general_protection(struct vm *vm, uint64_t t0)
 	uint8_t bytes[LILYVM_MAX_INSN];
 	size_t n = fetch(vm, bytes);
 	uint32_t pc = cpu_pc(vm);
-	const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, pc);
+	const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, vm_link_address(vm, pc));
 	int at_site = s && site_intact(s, bytes, n);
 	const uint8_t *insn = at_site ? s->orig : bytes;
 	size_t len = at_site ? s->len : n;
@@ -102,7 +102,7 @@ static void on_invalid_opcode(struct vm *vm)
 
 static void on_breakpoint(struct vm *vm)
 {
-	uint32_t at = cpu_pc(vm) - 1;
+	uint32_t at = vm_link_address(vm, cpu_pc(vm) - 1);
 	char sym[128];
 
 	for (const struct lilyvm_site *s = vm->sites; s < vm->sites + vm->n_sites; s++)

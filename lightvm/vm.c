@@ -12,6 +12,7 @@
  * guest halts, the same descriptors are waited for in poll().
  */
 #include <errno.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "lightvm/cpu.h"
 #include "lightvm/devices.h"
 #include "lightvm/emulate.h"
+#include "lightvm/linux.h"
 #include "lightvm/log.h"
 #include "lightvm/paging.h"
 #include "lightvm/sitetab.h"
@@ -322,7 +324,7 @@ void vm_account(struct vm *vm, enum stat_kind kind, unsigned cls, uint64_t ns)
 
 /* --- building the machine --- */
 
-static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errlen)
+uint8_t *vm_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -378,37 +380,78 @@ static int make_ram(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int load_kernel(struct vm *vm, char *err, size_t errlen)
+/* Where the image's segments are linked and where they load (sitetab and symbols use the former). */
+static void note_segments(struct vm *vm, const uint8_t *image, size_t len)
 {
-	struct mb_ram ram = { vm->ram, vm->ram_bytes, vm->ram_va_start };
+	const Elf32_Ehdr *eh = (const Elf32_Ehdr *)image;
+
+	vm->n_segs = 0;
+	for (unsigned i = 0; i < eh->e_phnum && vm->n_segs < MAX_SEGS; i++) {
+		Elf32_Phdr ph;
+
+		if ((uint64_t)eh->e_phoff + (i + 1) * sizeof(ph) > len)
+			break;
+		memcpy(&ph, image + eh->e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_LOAD && ph.p_vaddr != ph.p_paddr)
+			vm->segs[vm->n_segs++] = (struct image_seg){ ph.p_vaddr, ph.p_paddr, ph.p_memsz };
+	}
+}
+
+uint32_t vm_link_address(const struct vm *vm, uint32_t addr)
+{
+	for (unsigned i = 0; i < vm->n_segs; i++) {
+		const struct image_seg *s = &vm->segs[i];
+
+		if (addr - s->paddr < s->memsz && addr - s->vaddr >= s->memsz)
+			return addr - s->paddr + s->vaddr;
+	}
+	return addr;
+}
+
+const char *vm_symbol(const struct vm *vm, uint32_t addr, char *buf, size_t len)
+{
+	return symtab_describe(vm->syms, vm_link_address(vm, addr), buf, len);
+}
+
+int vm_adopt_image(struct vm *vm, const uint8_t *image, size_t len, const char *name, char *err,
+		   size_t errlen)
+{
+	char why[128];
+
+	if (!sitetab_read(image, len, &vm->sites, &vm->n_sites, err, errlen)) {
+		vm->syms = symtab_load(image, len);
+		note_segments(vm, image, len);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%s", err);
+	if (!strcmp(why, "the kernel is not rewritten"))
+		snprintf(err, errlen, "%s is not rewritten: run `lilyvm-rewrite %s -o %s.rw` and boot "
+			 "%s.rw", name, name, name, name);
+	else
+		snprintf(err, errlen, "%s: %s", name, why);
+	return -1;
+}
+
+static int load_multiboot(struct vm *vm, char *err, size_t errlen)
+{
+	struct pc_ram ram = { vm->ram, vm->ram_bytes, vm->ram_va_start };
 	struct mb_module mod = { 0 };
 	struct mb_boot boot;
 	uint8_t *image, *initrd = NULL;
 	size_t len, ilen = 0;
 	int rc = -1;
 
-	if (!(image = read_file(vm->cfg.kernel, &len, err, errlen)))
+	if (!(image = vm_read_file(vm->cfg.kernel, &len, err, errlen)))
 		return -1;
-	if (sitetab_read(image, len, &vm->sites, &vm->n_sites, err, errlen)) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "%s", err);
-		if (!strcmp(why, "the kernel is not rewritten"))
-			snprintf(err, errlen, "%s is not rewritten: run `lilyvm-rewrite %s -o %s.rw` "
-				 "and boot %s.rw", vm->cfg.kernel, vm->cfg.kernel, vm->cfg.kernel,
-				 vm->cfg.kernel);
-		else
-			snprintf(err, errlen, "%s: %s", vm->cfg.kernel, why);
+	if (vm_adopt_image(vm, image, len, vm->cfg.kernel, err, errlen))
 		goto out;
-	}
-	vm->syms = symtab_load(image, len);
-	if (vm->cfg.initrd && !(initrd = read_file(vm->cfg.initrd, &ilen, err, errlen)))
+	if (vm->cfg.initrd && !(initrd = vm_read_file(vm->cfg.initrd, &ilen, err, errlen)))
 		goto out;
 	mod = (struct mb_module){ initrd, ilen, vm->cfg.initrd };
 	if (multiboot_load(image, len, &ram, vm->cfg.append ? vm->cfg.append : "", &mod,
 			   initrd ? 1 : 0, &boot, err, errlen))
 		goto out;
-	cpu_reset(vm);
+	cpu_reset(vm, 0x08, 0x10);
 	vm->cpu.regs.rax = MULTIBOOT_LOADER_MAGIC;
 	vm->cpu.regs.rbx = boot.info;
 	vm->cpu.regs.rip = boot.entry;
@@ -451,7 +494,7 @@ struct vm *lvm_create(const struct lvm_config *cfg, char *err, size_t errlen)
 			 (GUEST_VA_LIMIT >> 20) - 1);
 		goto fail;
 	}
-	if (make_ram(vm, err, errlen) || load_kernel(vm, err, errlen) || emulate_init(vm))
+	if (make_ram(vm, err, errlen) || (vm->cfg.linux_bzimage ? linux_load(vm, err, errlen) : load_multiboot(vm, err, errlen)) || emulate_init(vm))
 		goto fail;
 	if (make_wakeups(vm) || paging_init(vm, err, errlen))
 		goto fail;

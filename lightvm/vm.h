@@ -114,8 +114,17 @@ struct view {
 #define MAX_WATCH 32
 #define MAX_TIMERS 16
 
+#define MAX_SEGS 8
+
+/* A segment of the kernel image linked at vaddr but loaded at paddr (a kernel linked high). */
+struct image_seg {
+	uint32_t vaddr, paddr, memsz;
+};
+
 struct vm {
 	struct lvm_config cfg;
+	struct image_seg segs[MAX_SEGS];
+	unsigned n_segs;
 	uint64_t ram_bytes;
 	int ram_fd;
 	uint8_t *ram;		/* guest physical RAM, mapped in the monitor */
@@ -164,6 +173,15 @@ int guest_read_sys(struct vm *vm, uint32_t lin, void *buf, size_t len);
 /* guest_write as an implicit supervisor access. */
 int guest_write_sys(struct vm *vm, uint32_t lin, const void *buf, size_t len);
 
+/* Read a whole regular file into a new buffer; NULL with a one-line err. */
+uint8_t *vm_read_file(const char *path, size_t *len, char *err, size_t errlen);
+/* Take the site table and symbols of a rewritten kernel image; -1 (with how to rewrite it) if none. */
+int vm_adopt_image(struct vm *vm, const uint8_t *image, size_t len, const char *name, char *err,
+		   size_t errlen);
+/* The address the image is linked at for addr, which may be where it was loaded (paging off). */
+uint32_t vm_link_address(const struct vm *vm, uint32_t addr);
+/* "symbol+offset" for a guest code address, for messages. */
+const char *vm_symbol(const struct vm *vm, uint32_t addr, char *buf, size_t len);
 /* Wait for the running child to stop, serving host events meanwhile. */
 int vm_wait_child(struct vm *vm, struct child_event *ev);
 /* Serve host events until an interrupt is deliverable (hlt); -1 if none can ever come. */

@@ -25,11 +25,11 @@
 #define MSR_EFER 0xc0000080u
 
 /* #PF error code bits (Intel SDM vol. 3, 4.7). */
-#define PF_P 0x1u
-#define PF_W 0x2u
-#define PF_U 0x4u
-#define PF_RSVD 0x8u
-#define PF_ID 0x10u
+#define PFERR_P 0x1u
+#define PFERR_W 0x2u
+#define PFERR_U 0x4u
+#define PFERR_RSVD 0x8u
+#define PFERR_ID 0x10u
 
 /* Page-table entry bits. */
 #define PTE_P 0x001u

@@ -56,8 +56,8 @@ static int nx_on(const struct mmu_regs *regs)
 
 static uint32_t fault_code(const struct mmu_regs *regs, unsigned access, uint32_t extra)
 {
-	return extra | (access & MMU_WRITE ? PF_W : 0) | (access & MMU_USER ? PF_U : 0) |
-	       ((access & MMU_FETCH) && nx_on(regs) ? PF_ID : 0);
+	return extra | (access & MMU_WRITE ? PFERR_W : 0) | (access & MMU_USER ? PFERR_U : 0) |
+	       ((access & MMU_FETCH) && nx_on(regs) ? PFERR_ID : 0);
 }
 
 int mmu_allows(const struct mmu_regs *regs, const struct mmu_xlat *x, unsigned access)
@@ -90,7 +90,7 @@ static int finish_walk(const struct mmu_regs *regs, const struct mmu_ram *ram, u
 		       struct mmu_xlat *x, uint32_t *err, uint64_t leaf_gpa, unsigned size)
 {
 	if (!mmu_allows(regs, x, access))
-		return *err = fault_code(regs, access, PF_P), -1;
+		return *err = fault_code(regs, access, PFERR_P), -1;
 	set_bits(ram, leaf_gpa, PTE_A | (access & MMU_WRITE ? PTE_D : 0), access);
 	x->dirty |= !!(access & MMU_WRITE) && !(access & MMU_PEEK);
 	x->leaf = read_entry(ram, leaf_gpa, size);
@@ -108,7 +108,7 @@ static int translate_legacy(const struct mmu_regs *regs, const struct mmu_ram *r
 		return *err = fault_code(regs, access, 0), -1;
 	if ((pde & PTE_PS) && (regs->cr4 & CR4_PSE_BIT)) {
 		if (pde & PDE_PSE_RSVD)
-			return *err = fault_code(regs, access, PF_P | PF_RSVD), -1;
+			return *err = fault_code(regs, access, PFERR_P | PFERR_RSVD), -1;
 		describe_leaf(regs, x, lin, (pde & 0xffc00000u) | PDE_PSE_HIGH(pde), MMU_LARGE,
 			      pde, pde);
 		leaf_gpa = pde_gpa;
@@ -136,7 +136,7 @@ static int translate_pae(const struct mmu_regs *regs, const struct mmu_ram *ram,
 {
 	uint64_t pdpte_gpa = (regs->cr3 & 0xffffffe0u) + ((lin >> 30) << 3);
 	uint64_t pdpte = read_entry(ram, pdpte_gpa, 8), pde_gpa, pde, pte, leaf_gpa;
-	uint32_t rsvd = PF_P | PF_RSVD;
+	uint32_t rsvd = PFERR_P | PFERR_RSVD;
 
 	if (!(pdpte & PTE_P))
 		return *err = fault_code(regs, access, 0), -1;

@@ -11,12 +11,7 @@
 
 #define MULTIBOOT_LOADER_MAGIC 0x2badb002u
 
-/* Guest-physical RAM as the loader sees it. */
-struct mb_ram {
-	uint8_t *base;		/* host address of guest-physical 0 */
-	uint64_t size;		/* bytes of RAM */
-	uint32_t first_usable;	/* nothing is placed below this address */
-};
+#include "ports/pc/pc.h"
 
 /* A boot module (an initrd) and its command line. */
 struct mb_module {
@@ -34,7 +29,7 @@ struct mb_boot {
 /* True if image carries a valid Multiboot v1 header in its first 8 KiB. */
 int multiboot_detect(const uint8_t *image, size_t len);
 /* Load image and modules into ram and build the information structure; -1 with err. */
-int multiboot_load(const uint8_t *image, size_t len, const struct mb_ram *ram, const char *cmdline,
+int multiboot_load(const uint8_t *image, size_t len, const struct pc_ram *ram, const char *cmdline,
 		   const struct mb_module *mods, size_t n_mods, struct mb_boot *boot, char *err,
 		   size_t errlen);
 

@@ -1,12 +1,20 @@
-# tests/fuzz/: a libFuzzer harness for librewrite's ELF reader and writer.
+# tests/fuzz/: libFuzzer harnesses for librewrite's ELF reader and writer
+# (fuzz_elf) and for mmu-emu's page-table walk (fuzz-walk). `make fuzz` runs
+# both, one after the other; `make fuzz-elf` and `make fuzz-walk` run one.
 #
-# `make fuzz` builds it with clang, libFuzzer, ASan and UBSan from the
-# rewriter's own sources (the gcc-built librewrite.a carries no
+# `make fuzz-elf` builds its harness with clang, libFuzzer, ASan and UBSan
+# from the rewriter's own sources (the gcc-built librewrite.a carries no
 # instrumentation) and runs it for FUZZ_SECONDS over a seed corpus: valid
 # images, their rewritten copies and the corrupt variants of tests/bad-input.
 # Inputs that reach new code accumulate in tests/fuzz/corpus across runs;
 # crashing inputs are saved in tests/fuzz/artifacts.
+#
+# `make fuzz-walk` builds fuzz-walk.c with mmu-emu/walk.c the same way and
+# runs it for FUZZ_WALK_SECONDS from an empty corpus (an input is registers
+# and a few entries poked into a small RAM, so the fuzzer finds its way
+# alone); its corpus is tests/fuzz/corpus-walk.
 FUZZ_SECONDS = 600
+FUZZ_WALK_SECONDS = 300
 FUZZ_MAX_LEN = 65536
 FUZZ_TIMEOUT = 10
 FUZZ_SANITIZE = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -47,19 +55,33 @@ tests/fuzz/fuzz_elf: $(FUZZ_C_FILES) $(FUZZ_H_FILES)
 	$(AM_V_CCLD)$(CLANG) $(AM_CPPFLAGS) $(LIBELF_CFLAGS) $(CAPSTONE_CFLAGS) $(AM_CFLAGS) \
 		$(FUZZ_SANITIZE) -o $@ $(FUZZ_C_FILES) $(LIBELF_LIBS) $(CAPSTONE_LIBS)
 
-fuzz: tests/fuzz/fuzz_elf tests/fuzz/seeds.stamp
+tests/fuzz/fuzz-walk: $(srcdir)/tests/fuzz/fuzz-walk.c $(srcdir)/mmu-emu/walk.c $(srcdir)/mmu-emu/mmu.h
+	@mkdir -p tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(AM_CPPFLAGS) $(AM_CFLAGS) $(FUZZ_SANITIZE) -o $@ \
+		$(srcdir)/tests/fuzz/fuzz-walk.c $(srcdir)/mmu-emu/walk.c
+
+fuzz: fuzz-elf fuzz-walk
+
+fuzz-walk: tests/fuzz/fuzz-walk
+	@mkdir -p tests/fuzz/corpus-walk tests/fuzz/artifacts
+	tests/fuzz/fuzz-walk -max_total_time=$(FUZZ_WALK_SECONDS) -max_len=4096 \
+		-timeout=$(FUZZ_TIMEOUT) -use_value_profile=1 \
+		-artifact_prefix=tests/fuzz/artifacts/walk- -print_final_stats=1 \
+		tests/fuzz/corpus-walk
+
+fuzz-elf: tests/fuzz/fuzz_elf tests/fuzz/seeds.stamp
 	@mkdir -p tests/fuzz/corpus tests/fuzz/artifacts
 	tests/fuzz/fuzz_elf -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
 		-timeout=$(FUZZ_TIMEOUT) -dict=$(srcdir)/tests/fuzz/elf.dict \
 		-artifact_prefix=tests/fuzz/artifacts/ -print_final_stats=1 \
 		tests/fuzz/corpus tests/fuzz/seeds
 else
-fuzz:
+fuzz fuzz-elf fuzz-walk:
 	@echo "make fuzz: clang not found: install the Debian packages clang and libclang-rt-dev" >&2
 	@exit 1
 endif
-.PHONY: fuzz
+.PHONY: fuzz fuzz-elf fuzz-walk
 
-CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
+CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/fuzz-walk tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
 	tests/fuzz/seeds.stamp
-EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/seed.S tests/fuzz/elf.dict
+EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/fuzz-walk.c tests/fuzz/seed.S tests/fuzz/elf.dict

@@ -18,7 +18,7 @@ cp "$top_builddir/lightvm/lilyvm" "$work/lilyvm"
 : >"$work/lilyvm.out"
 chmod 666 "$work/lilyvm.out"
 
-timeout 60 qemu-system-i386 -M pc -m 128 -display none -monitor none -no-reboot \
+timeout 60 qemu-system-i386 -M pc -cpu qemu32,+nx -m 128 -display none -monitor none -no-reboot \
 	-serial "file:$work/qemu.out" -kernel "$elf" </dev/null >"$work/qemu.log" 2>&1 ||
 	fail "qemu-system-i386 did not power off cleanly: $(cat "$work/qemu.log")"
 unprivileged timeout 60 "$work/lilyvm" run "$work/$name.rw" --serial "file:$work/lilyvm.out" \

@@ -44,10 +44,15 @@ tests/guests/mmubench/mmubench.elf: $(srcdir)/tests/guests/mmubench/mmubench.c
 # Guests of the MMU: the runtime plus lib/paging.c, so a rule of their own;
 # compared with QEMU by compare.sh like MICRO_GUESTS.
 PAGING_GUESTS = tests/guests/pgfault/pgfault.elf tests/guests/accdirty/accdirty.elf \
-	tests/guests/bigpages/bigpages.elf tests/guests/aspaces/aspaces.elf
+	tests/guests/bigpages/bigpages.elf tests/guests/aspaces/aspaces.elf \
+	tests/guests/pgfault-pae/pgfault-pae.elf tests/guests/accdirty-pae/accdirty-pae.elf \
+	tests/guests/aspaces-pae/aspaces-pae.elf \
+	tests/guests/wildpt/wildpt.elf
+# A paging guest with a script of its own (pftriple.sh), not compare.sh.
+PAGING_OTHER_GUESTS = tests/guests/pftriple/pftriple.elf
 PAGING_RUNTIME = $(GUEST_RUNTIME) $(srcdir)/tests/guests/lib/paging.c
 PAGING_DEPS = $(GUEST_DEPS) $(srcdir)/tests/guests/lib/paging.c $(srcdir)/tests/guests/lib/paging.h
-$(PAGING_GUESTS): $(PAGING_DEPS)
+$(PAGING_GUESTS) $(PAGING_OTHER_GUESTS): $(PAGING_DEPS)
 	@mkdir -p $(@D)
 	$(AM_V_CC)$(CC) $(GUEST_CFLAGS) $(GUEST_LINK_FLAGS) -o $@ $(PAGING_RUNTIME) \
 		$(srcdir)/$(@:.elf=.c)
@@ -55,16 +60,21 @@ tests/guests/pgfault/pgfault.elf: $(srcdir)/tests/guests/pgfault/pgfault.c
 tests/guests/accdirty/accdirty.elf: $(srcdir)/tests/guests/accdirty/accdirty.c
 tests/guests/bigpages/bigpages.elf: $(srcdir)/tests/guests/bigpages/bigpages.c
 tests/guests/aspaces/aspaces.elf: $(srcdir)/tests/guests/aspaces/aspaces.c
+tests/guests/pgfault-pae/pgfault-pae.elf: $(srcdir)/tests/guests/pgfault-pae/pgfault-pae.c
+tests/guests/accdirty-pae/accdirty-pae.elf: $(srcdir)/tests/guests/accdirty-pae/accdirty-pae.c
+tests/guests/aspaces-pae/aspaces-pae.elf: $(srcdir)/tests/guests/aspaces-pae/aspaces-pae.c
+tests/guests/wildpt/wildpt.elf: $(srcdir)/tests/guests/wildpt/wildpt.c
+tests/guests/pftriple/pftriple.elf: $(srcdir)/tests/guests/pftriple/pftriple.c
 
 check_DATA += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
 	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf
-check_DATA += $(PAGING_GUESTS)
+check_DATA += $(PAGING_GUESTS) $(PAGING_OTHER_GUESTS)
 TESTS += $(PAGING_GUESTS)
 TESTS += $(MICRO_GUESTS) tests/guests/hostile.sh tests/guests/triple.sh tests/guests/unemulated.sh \
-	tests/guests/abuse.sh
+	tests/guests/abuse.sh tests/guests/pftriple.sh
 TEST_EXTENSIONS += .elf
 ELF_LOG_COMPILER = $(SHELL) $(srcdir)/tests/guests/compare.sh
-CLEANFILES += $(MICRO_GUESTS) $(OTHER_GUESTS) $(PAGING_GUESTS)
+CLEANFILES += $(MICRO_GUESTS) $(OTHER_GUESTS) $(PAGING_GUESTS) $(PAGING_OTHER_GUESTS)
 EXTRA_DIST += $(GUEST_DEPS) tests/guests/lib/unprivileged.sh tests/guests/compare.sh tests/guests/hostile.sh \
 	tests/guests/triple.sh tests/guests/unemulated.sh tests/guests/callgate/callgate.c \
 	tests/guests/abuse.sh tests/guests/abuse/abuse.c \
@@ -77,4 +87,7 @@ EXTRA_DIST += $(GUEST_DEPS) tests/guests/lib/unprivileged.sh tests/guests/compar
 	tests/guests/bench/bench.c tests/guests/bench/cpuwork.h \
 	tests/guests/lib/paging.c tests/guests/lib/paging.h \
 	tests/guests/pgfault/pgfault.c tests/guests/accdirty/accdirty.c \
-	tests/guests/bigpages/bigpages.c tests/guests/aspaces/aspaces.c
+	tests/guests/bigpages/bigpages.c tests/guests/aspaces/aspaces.c \
+	tests/guests/pgfault-pae/pgfault-pae.c tests/guests/accdirty-pae/accdirty-pae.c \
+	tests/guests/aspaces-pae/aspaces-pae.c \
+	tests/guests/wildpt/wildpt.c tests/guests/pftriple.sh tests/guests/pftriple/pftriple.c

@@ -95,7 +95,6 @@ rdtscp	rdtscp
 cpuid	cpuid
 iret	iretw?
 int	int <IMM>
-int3	int3
 into	into
 mov-to-seg	mov (<R>|<M>),<SEG>
 mov-from-seg	mov <SEG>,(<R>|<M>)

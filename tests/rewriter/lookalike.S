@@ -109,27 +109,21 @@ far_target:
 	site lret
 
 /* Nothing branches to the start of this: only its STT_FUNC symbol (or the
-   linear sweep, when stripped) finds its first instruction, an int3 that
-   would otherwise pass for padding. */
+   linear sweep, when stripped) finds its first instruction, after an int3
+   that would otherwise pass for padding. */
 	.type only_by_symbol, @function
 only_by_symbol:
-	site int3
+	int3
 	site mov %cr0, %eax
 	lookalike mov $0x220f, %ax		/* 66 b8 0f 22 */
 	site lret
 	.size only_by_symbol, . - only_by_symbol
 
 /* The same without .size, as hand-written assembly often is: there is no
-   extent to sweep, so only recursion from the symbol finds it. Stripped, the
-   linear sweep takes its int3 for the padding that follows a return
-   (harmless: an int3 left as is still traps, and the monitor delivers #BP). */
+   extent to sweep, so only recursion from the symbol finds it. */
 	.type no_size, @function
 no_size:
-#ifdef WITHOUT_SYMBOLS
 	int3
-#else
-	site int3
-#endif
 	site mov %eax, %cr4
 	ret
 

@@ -74,7 +74,7 @@ static void on_page_fault(struct trap_frame *f)
 	volatile uint32_t *pte;
 	uint32_t *copy;
 
-	if ((cr2 & PG_FRAME) != COW_VA || (f->error & (PF_P | PF_W)) != (PF_P | PF_W)) {
+	if ((cr2 & PG_FRAME) != COW_VA || (f->error & (PFERR_P | PFERR_W)) != (PFERR_P | PFERR_W)) {
 		pg_on_fault(f);
 		return;
 	}
@@ -105,7 +105,7 @@ static void cow_write(int cpl, uint32_t val, const char *space)
 	cow.err = cow.cr2 = 0xdead;
 	faulted = pg_store(cpl, COW_VA + 8, val);
 	check(!faulted && cow.faults == 1 && cow.cr2 == COW_VA + 8 &&
-	      cow.err == (PF_P | PF_W | (cpl ? PF_U : 0)),
+	      cow.err == (PFERR_P | PFERR_W | (cpl ? PFERR_U : 0)),
 	      pg_name("r%d write to the shared read-only page in %s: %u copy-on-write fault, "
 		      "err=%x cr2=0x%x", cpl, space, cow.faults, cow.err, cow.cr2));
 }

@@ -196,10 +196,10 @@ static void perm_changes(uint32_t va, volatile uint32_t *e, const char *kind)
 	expect(pg_store(0, va, 1), PG_NO_FAULT, va, pg_name("%s writable: r0 write", kind));
 	*e &= ~PG_RW;
 	invlpg(va);
-	expect(pg_store(0, va, 2), PF_P | PF_W, va, pg_name("%s made read-only, invlpg: r0 write", kind));
+	expect(pg_store(0, va, 2), PFERR_P | PFERR_W, va, pg_name("%s made read-only, invlpg: r0 write", kind));
 	*e &= ~PG_US;
 	invlpg(va);
-	expect(pg_load(3, va, &v), PF_P | PF_U, va, pg_name("%s made supervisor, invlpg: r3 read", kind));
+	expect(pg_load(3, va, &v), PFERR_P | PFERR_U, va, pg_name("%s made supervisor, invlpg: r3 read", kind));
 	*e &= ~PG_P;
 	invlpg(va);
 	expect(pg_load(0, va, &v), 0, va, pg_name("%s made not present, invlpg: r0 read", kind));

@@ -14,6 +14,9 @@ volatile struct pg_fault_info pg_fault;
 
 static uint32_t next_frame = PG_POOL_START;
 static uint32_t *ident_tables[PG_IDENT_END / BIG_PAGE];
+static uint64_t *pae_ident_tables[PG_IDENT_END / PAE_BIG_PAGE];
+static uint64_t *pdpt_frame;	/* where pae_new_pdpt() takes 32-byte PDPTs from */
+static unsigned pdpts_taken;
 static uint8_t user_stack[4096] __attribute__((aligned(16)));
 
 /* The operation ring 3 performs for pg_load/pg_store/pg_exec. */
@@ -119,6 +122,115 @@ void pg_set_pse(int on)
 void pg_set_pge(int on)
 {
 	write_cr4(on ? read_cr4() | CR4_PGE : read_cr4() & ~CR4_PGE);
+}
+
+/* --- PAE --- */
+
+/* The identity map's PAE page tables, made once and shared by every PDPT. */
+static void make_pae_ident_tables(void)
+{
+	for (uint32_t t = 0; t < PG_IDENT_END / PAE_BIG_PAGE; t++) {
+		pae_ident_tables[t] = (uint64_t *)pg_alloc();
+		for (uint32_t i = 0; i < 512; i++) {
+			uint32_t pa = t * PAE_BIG_PAGE + i * PAGE;
+
+			if (pa >= PG_IDENT_START)
+				pae_ident_tables[t][i] = pa | PG_P | PG_RW | PG_US;
+		}
+	}
+}
+
+uint64_t *pae_new_pdpt(void)
+{
+	uint64_t *pdpt, *pd0;
+
+	if (!pae_ident_tables[0])
+		make_pae_ident_tables();
+	if (!pdpt_frame || pdpts_taken == PAGE / 32) {
+		pdpt_frame = (uint64_t *)pg_alloc();
+		pdpts_taken = 0;
+	}
+	pdpt = pdpt_frame + 4 * pdpts_taken++;
+	for (unsigned i = 0; i < 4; i++)
+		pdpt[i] = (uint32_t)pg_alloc() | PG_P;
+	pd0 = (uint64_t *)(uint32_t)(pdpt[0] & PAE_FRAME);
+	for (uint32_t t = 0; t < PG_IDENT_END / PAE_BIG_PAGE; t++)
+		pd0[t] = (uint32_t)pae_ident_tables[t] | PG_P | PG_RW | PG_US;
+	return pdpt;
+}
+
+volatile uint64_t *pae_pdpte(uint64_t *pdpt, uint32_t va)
+{
+	return &pdpt[va >> 30];
+}
+
+volatile uint64_t *pae_pde(uint64_t *pdpt, uint32_t va)
+{
+	uint32_t pd = (uint32_t)(*pae_pdpte(pdpt, va) & PAE_FRAME);
+
+	return &((volatile uint64_t *)pd)[(va >> 21) & 511];
+}
+
+volatile uint64_t *pae_pte(uint64_t *pdpt, uint32_t va)
+{
+	volatile uint64_t *pde = pae_pde(pdpt, va);
+
+	if (!*pde)
+		*pde = (uint32_t)pg_alloc() | PG_P | PG_RW | PG_US;
+	return &((volatile uint64_t *)(uint32_t)(*pde & PAE_FRAME))[(va >> 12) & 511];
+}
+
+volatile uint64_t *pae_map(uint64_t *pdpt, uint32_t va, uint64_t pa, uint64_t flags)
+{
+	volatile uint64_t *pte = pae_pte(pdpt, va);
+
+	*pte = (pa & PAE_FRAME) | flags;
+	return pte;
+}
+
+void pae_enable(uint64_t *pdpt)
+{
+	write_cr3((uint32_t)pdpt);
+	write_cr4(read_cr4() | CR4_PAE);
+	write_cr0((read_cr0() | CR0_PG) & ~CR0_WP);
+}
+
+int pg_cpu_pae(void)
+{
+	uint32_t r[4];
+
+	cpuid(1, r);
+	return !!(r[3] & 1u << 6);
+}
+
+int pg_cpu_nx(void)
+{
+	uint32_t r[4];
+
+	cpuid(0x80000000, r);
+	if (r[0] < 0x80000001 || r[0] > 0x8000ffff)
+		return 0;
+	cpuid(0x80000001, r);
+	return !!(r[3] & 1u << 20);
+}
+
+unsigned pg_maxphyaddr(void)
+{
+	uint32_t r[4];
+
+	cpuid(0x80000000, r);
+	if (r[0] >= 0x80000008 && r[0] <= 0x8000ffff) {
+		cpuid(0x80000008, r);
+		return r[0] & 0xff;
+	}
+	return pg_cpu_pae() ? 36 : 32;
+}
+
+void pg_set_nxe(int on)
+{
+	uint64_t efer = rdmsr(MSR_EFER);
+
+	wrmsr(MSR_EFER, on ? efer | EFER_NXE : efer & ~(uint64_t)EFER_NXE);
 }
 
 /* --- faults --- */
@@ -318,6 +430,9 @@ const char *pg_fault_str(void)
 		return "no fault";
 	if (pg_fault.vector != VEC_PF)
 		format(buf, sizeof(buf), "vector %u err=%x", pg_fault.vector, pg_fault.err);
+	else if (pg_fault.err & PFERR_RSVD)
+		format(buf, sizeof(buf), "err=%x/%x cr2=0x%x", pg_fault.err | PFERR_P,
+		       pg_fault.err & ~PFERR_P, pg_fault.cr2);
 	else
 		format(buf, sizeof(buf), "err=%x cr2=0x%x", pg_fault.err, pg_fault.cr2);
 	return buf;

@@ -79,16 +79,16 @@ static void build_regions(void)
 /* What the SDM says an access does: 0 for no fault, else the error code | 0x100. */
 static uint32_t expected(uint32_t pde, uint32_t pte, int cpl, int write, int wp)
 {
-	uint32_t err = (write ? PF_W : 0) | (cpl ? PF_U : 0);
+	uint32_t err = (write ? PFERR_W : 0) | (cpl ? PFERR_U : 0);
 	int user = (pde & PG_US) && (pte & PG_US);
 	int writable = (pde & PG_RW) && (pte & PG_RW);
 
 	if (!(pde & PG_P) || !(pte & PG_P))
 		return 0x100 | err;
 	if (cpl && !user)
-		return 0x100 | err | PF_P;
+		return 0x100 | err | PFERR_P;
 	if (write && !writable && (cpl || wp))
-		return 0x100 | err | PF_P;
+		return 0x100 | err | PFERR_P;
 	return 0;
 }
 
@@ -155,9 +155,9 @@ static void fetch(unsigned r, unsigned idx, int cpl, uint32_t want, const char *
 static void test_fetch(void)
 {
 	fetch(0, 0, 0, 0x100, "a non-present page (no I/D bit without PAE)");
-	fetch(0, 0, 3, 0x100 | PF_U, "a non-present page");
-	fetch(0, 2, 3, 0x100 | PF_U | PF_P, "a supervisor page");
-	fetch(2, 4, 3, 0x100 | PF_U | PF_P, "a user PTE under a supervisor PDE");
+	fetch(0, 0, 3, 0x100 | PFERR_U, "a non-present page");
+	fetch(0, 2, 3, 0x100 | PFERR_U | PFERR_P, "a supervisor page");
+	fetch(2, 4, 3, 0x100 | PFERR_U | PFERR_P, "a user PTE under a supervisor PDE");
 	fetch(0, 3, 0, 0, "a read-only user page (no NX, no SMEP)");
 	fetch(1, 4, 3, 0, "a user page under a read-only PDE");
 }
@@ -191,12 +191,12 @@ static void test_straddle(void)
 	uint32_t second_np = page_va(0, STRADDLE_NP), second_ro = page_va(0, STRADDLE_RO2);
 
 	straddle(0, 0, STRADDLE_RW, 0x100, second_np, "urw into np");
-	straddle(0, 1, STRADDLE_RW, 0x100 | PF_W, second_np, "urw into np");
-	straddle(3, 1, STRADDLE_RW2, 0x100 | PF_U | PF_W | PF_P, second_ro, "urw into uro");
+	straddle(0, 1, STRADDLE_RW, 0x100 | PFERR_W, second_np, "urw into np");
+	straddle(3, 1, STRADDLE_RW2, 0x100 | PFERR_U | PFERR_W | PFERR_P, second_ro, "urw into uro");
 	pg_set_wp(1);
-	straddle(0, 1, STRADDLE_RW2, 0x100 | PF_W | PF_P, second_ro, "urw into uro, wp=1");
+	straddle(0, 1, STRADDLE_RW2, 0x100 | PFERR_W | PFERR_P, second_ro, "urw into uro, wp=1");
 	pg_set_wp(0);
-	straddle(3, 0, STRADDLE_NP, 0x100 | PF_U, page_va(0, STRADDLE_NP) + PAGE - 2, "np into uro");
+	straddle(3, 0, STRADDLE_NP, 0x100 | PFERR_U, page_va(0, STRADDLE_NP) + PAGE - 2, "np into uro");
 }
 
 /*
