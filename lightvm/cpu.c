@@ -831,9 +831,11 @@ void cpu_deliver(struct vm *vm, unsigned vec, enum event_kind kind, int has_err,
 			f.vec, f.err);
 	} else if (makes_double_fault(vec, kind, f.vec)) {
 		f = deliver_once(vm, EXC_DF, EV_FAULT, 1, 0);
-		if (f.vec >= 0 && !vm->stop)
+		if (f.vec >= 0 && !vm->stop) {
+			restore_state(vm, &s);	/* the report shows where the first fault hit */
 			vm_fail(vm, "triple fault: vector %u, then a double fault, could not be delivered",
 				vec);
+		}
 	} else {
 		/* The two are handled one after the other: the new fault is taken instead. */
 		cpu_deliver(vm, f.vec, EV_FAULT, has_error_code(f.vec), f.err);

@@ -24,7 +24,6 @@
  * them all.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -111,13 +110,22 @@ static void view_free(struct view *v)
 		return;
 	child_destroy(v->child);
 	mmu_space_free(v->space);
-	free(v);
+	munmap(v, sizeof(*v));
+}
+
+/* Zeroed and mapped, not allocated: the LDT shadow's untouched pages cost no memory. */
+static struct view *view_alloc(void)
+{
+	void *p = mmap(NULL, sizeof(struct view), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* A new child process with its own scratch page, locked down, mapping nothing yet. */
 static struct view *view_new(struct vm *vm, unsigned slot, char *err, size_t errlen)
 {
-	struct view *v = calloc(1, sizeof(*v));
+	struct view *v = view_alloc();
 	uint64_t scratch_off = vm->ram_bytes + RAM_SCRATCH_OFF(slot);
 
 	if (!v || !(v->space = mmu_space_new(vm->ram_va_start, GUEST_VA_LIMIT, vma_budget()))) {
@@ -428,7 +436,11 @@ static int beyond_ram(struct vm *vm, uint32_t lin)
 	return 1;
 }
 
-/* The same fault again and again means the child does not hold what the model says. */
+/*
+ * The same fault, allowed by the guest's tables, again and again means the
+ * child does not hold what the model says (faults the guest takes are not
+ * counted: a #PF handler may well need several tries).
+ */
 static int repeating(struct vm *vm, uint32_t lin, unsigned access)
 {
 	if (vm->last_fault_lin == lin && vm->last_fault_access == access &&
@@ -469,8 +481,6 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 		access |= fetched_from(vm, lin, state) ? MMU_FETCH : MMU_WRITE;
 	else
 		access |= classify(vm, lin);
-	if (repeating(vm, lin, access))
-		return 1;
 	trace(TRACE_PF, "%s at %#x, eip %#x, cpl %u", access & MMU_FETCH ? "fetch" :
 	      access & MMU_WRITE ? "write" : "read", lin, (uint32_t)vm->cpu.regs.rip, vm->cpu.cpl);
 	if (mmu_translate(&regs, &ram, lin, access, &x, &err)) {
@@ -482,6 +492,8 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 		}
 		return 1;
 	}
+	if (repeating(vm, lin, access))
+		return 1;
 	map_translation(vm, lin, &x, map_flags(vm, &x, access));
 	if (x.page_size == MMU_PAGE)
 		map_around(vm, lin, access);

@@ -42,11 +42,18 @@ static int site_intact(const struct lilyvm_site *s, const uint8_t *bytes, size_t
 static void halt(struct vm *vm)
 {
 	uint64_t t0 = vm_clock_ns();
-	char buf[128];
+	char buf[128], why[200];
 
-	if (!(vm->cpu.vflags & FL_IF) || vm_wait_interrupt(vm))
+	/* Interrupts off: nothing can ever wake it, the machine is done (Linux's
+	 * poweroff without ACPI ends so). No interrupt source left: a hang. */
+	if (!(vm->cpu.vflags & FL_IF)) {
+		snprintf(why, sizeof(why), "the guest stopped the CPU (hlt with interrupts off) at %s",
+			 where(vm, cpu_pc(vm), buf, sizeof(buf)));
+		vm_request_stop(vm, 0, why);
+	} else if (vm_wait_interrupt(vm)) {
 		vm_fail(vm, "the guest halted with no interrupt that can wake it, at %s",
 			where(vm, cpu_pc(vm), buf, sizeof(buf)));
+	}
 	vm_account(vm, STAT_HALT, 0, vm_clock_ns() - t0);
 }
 

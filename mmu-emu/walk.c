@@ -120,9 +120,11 @@ static int translate_legacy(const struct mmu_regs *regs, const struct mmu_ram *r
 			return *err = fault_code(regs, access, 0), -1;
 		describe_leaf(regs, x, lin, pte & 0xfffff000u, MMU_PAGE, pde & pte, pte);
 	}
-	x->upper[0] = read_entry(ram, pde_gpa, 4);
+	if (finish_walk(regs, ram, access, x, err, leaf_gpa, 4))
+		return -1;
+	x->upper[0] = read_entry(ram, pde_gpa, 4);	/* after A/D: it may be the leaf */
 	x->upper[1] = 0;
-	return finish_walk(regs, ram, access, x, err, leaf_gpa, 4);
+	return 0;
 }
 
 /* An entry with a reserved bit set: bits above the address width, or XD without NXE. */
@@ -165,9 +167,11 @@ static int translate_pae(const struct mmu_regs *regs, const struct mmu_ram *ram,
 		describe_leaf(regs, x, lin, pte & PAE_ADDR, MMU_PAGE, pde & pte, pte);
 		x->nx = !!((pde | pte) & PAE_NX);
 	}
-	x->upper[0] = read_entry(ram, pdpte_gpa, 8);
+	if (finish_walk(regs, ram, access, x, err, leaf_gpa, 8))
+		return -1;
+	x->upper[0] = read_entry(ram, pdpte_gpa, 8);	/* after A/D: either may be the leaf */
 	x->upper[1] = read_entry(ram, pde_gpa, 8);
-	return finish_walk(regs, ram, access, x, err, leaf_gpa, 8);
+	return 0;
 }
 
 int mmu_translate(const struct mmu_regs *regs, const struct mmu_ram *ram, uint32_t lin,

@@ -285,6 +285,10 @@ INITRAMFS=$CACHE/initramfs-$(basename "$BZIMAGE" | sed 's/^vmlinuz-//')-$key.cpi
 if [ ! -s "$INITRAMFS" ]; then
 	note "building $(basename "$INITRAMFS")"
 	build_initramfs
+	# Images of an older init, script or package are of no more use.
+	for f in "$CACHE"/initramfs-*.cpio.gz; do
+		[ "$f" = "$INITRAMFS" ] || rm -f "$f"
+	done
 fi
 printf "KPKG='%s'\nKVER='%s'\nBPKG='%s'\nBVER='%s'\n" "$KPKG" "$KVER" "$BPKG" "$BVER" >"$CACHE/current.new.$$" &&
 	mv "$CACHE/current.new.$$" "$CACHE/current"

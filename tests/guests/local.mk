@@ -47,7 +47,8 @@ PAGING_GUESTS = tests/guests/pgfault/pgfault.elf tests/guests/accdirty/accdirty.
 	tests/guests/bigpages/bigpages.elf tests/guests/aspaces/aspaces.elf \
 	tests/guests/pgfault-pae/pgfault-pae.elf tests/guests/accdirty-pae/accdirty-pae.elf \
 	tests/guests/aspaces-pae/aspaces-pae.elf \
-	tests/guests/wildpt/wildpt.elf
+	tests/guests/wildpt/wildpt.elf \
+	tests/guests/pfretry/pfretry.elf
 # A paging guest with a script of its own (pftriple.sh), not compare.sh.
 PAGING_OTHER_GUESTS = tests/guests/pftriple/pftriple.elf
 PAGING_RUNTIME = $(GUEST_RUNTIME) $(srcdir)/tests/guests/lib/paging.c
@@ -57,6 +58,7 @@ $(PAGING_GUESTS) $(PAGING_OTHER_GUESTS): $(PAGING_DEPS)
 	$(AM_V_CC)$(CC) $(GUEST_CFLAGS) $(GUEST_LINK_FLAGS) -o $@ $(PAGING_RUNTIME) \
 		$(srcdir)/$(@:.elf=.c)
 tests/guests/pgfault/pgfault.elf: $(srcdir)/tests/guests/pgfault/pgfault.c
+tests/guests/pfretry/pfretry.elf: $(srcdir)/tests/guests/pfretry/pfretry.c
 tests/guests/accdirty/accdirty.elf: $(srcdir)/tests/guests/accdirty/accdirty.c
 tests/guests/bigpages/bigpages.elf: $(srcdir)/tests/guests/bigpages/bigpages.c
 tests/guests/aspaces/aspaces.elf: $(srcdir)/tests/guests/aspaces/aspaces.c
@@ -86,7 +88,7 @@ EXTRA_DIST += $(GUEST_DEPS) tests/guests/lib/unprivileged.sh tests/guests/compar
 	tests/guests/hostile/hostile.c tests/guests/triple/triple.c \
 	tests/guests/bench/bench.c tests/guests/bench/cpuwork.h \
 	tests/guests/lib/paging.c tests/guests/lib/paging.h \
-	tests/guests/pgfault/pgfault.c tests/guests/accdirty/accdirty.c \
+	tests/guests/pgfault/pgfault.c tests/guests/pfretry/pfretry.c tests/guests/accdirty/accdirty.c \
 	tests/guests/bigpages/bigpages.c tests/guests/aspaces/aspaces.c \
 	tests/guests/pgfault-pae/pgfault-pae.c tests/guests/accdirty-pae/accdirty-pae.c \
 	tests/guests/aspaces-pae/aspaces-pae.c \

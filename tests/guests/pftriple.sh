@@ -29,7 +29,7 @@ cp "$top_builddir/lightvm/lilyvm" "$work/lilyvm"
 for mode in df triple cr3; do
 	: >"$work/$mode.lilyvm"
 	chmod 666 "$work/$mode.lilyvm"
-	timeout 60 qemu-system-i386 -M pc -m 128 -display none -monitor none -no-reboot \
+	timeout 60 qemu-system-i386 -M pc -cpu qemu32,+nx -m 128 -display none -monitor none -no-reboot \
 		-serial "file:$work/$mode.qemu" -d int,cpu_reset -D "$work/$mode.qemu.log" \
 		-append "mode=$mode" -kernel "$elf" </dev/null >"$work/$mode.qemu.err" 2>&1 ||
 		fail "qemu-system-i386 did not stop cleanly: $(cat "$work/$mode.qemu.err")"

@@ -12,6 +12,8 @@
 #            printed. Set: the same session also runs under
 #            `$LILYVM run --linux BZIMAGE --initrd INITRD --append ...`, as an
 #            unprivileged user, and the two transcripts must match.
+#   LILYVM_REWRITE  the lilyvm-rewrite the monitor runs (default: the one
+#            beside $LILYVM, or in ../rewriter/ from it)
 #   QEMU     default qemu-system-i386
 #   CC       the host compiler for guestprog (default gcc; needs -m32 -static)
 #   SESSION_TIMEOUT  seconds allowed for the boot and for each command
@@ -123,7 +125,6 @@ wait_for() {
 		ready)
 			case $text in *"$READY_MARKER"*"# ") return 0 ;; esac ;;
 		prompt)
-			# shellcheck disable=SC2254
 			if printf '%s' "$text" | tail -n 1 | grep -qx '\[[0-9]*\] # ' &&
 				[ "$(printf '%s\n' "$text" | wc -l)" -ge 2 ]; then
 				return 0
@@ -217,7 +218,7 @@ run_session() {
 		sleep 0.05
 	done
 	if vm_running; then
-		echo "not ok - $name: still running 10 s after the guest halted" >>"$times"
+		echo "not ok - $name: still running after poweroff" >>"$times"
 		status=1
 	else
 		echo "poweroff-to-exit $(elapsed "$t1") s" >>"$times"
@@ -232,12 +233,22 @@ stuck() {
 	stop_vm "$1"
 }
 
+# kill_tree SIGNAL PID: PID and its descendants (the VM command may be the
+# shell function unprivileged, whose subshell waits for setpriv's child).
+kill_tree() {
+	# shellcheck disable=SC2013  # one PID a word
+	for child in $(cat /proc/"$2"/task/*/children 2>/dev/null); do
+		kill_tree "$1" "$child"
+	done
+	kill "-$1" "$2" 2>/dev/null
+}
+
 stop_vm() {
 	exec 3>&-
 	if vm_running; then
-		kill "$VMPID" 2>/dev/null
+		kill_tree TERM "$VMPID"
 		sleep 1
-		kill -9 "$VMPID" 2>/dev/null
+		kill_tree KILL "$VMPID"
 	fi
 	wait "$VMPID" 2>/dev/null
 	echo "$status" >"$WORK/$1.status"
@@ -307,6 +318,16 @@ if [ -n "$LILYVM" ]; then
 	mkdir "$WORK/vm" && cp "$LILYVM" "$WORK/vm/lilyvm" && cp "$BZIMAGE" "$WORK/vm/bzImage" &&
 		cp "$INITRD" "$WORK/vm/initrd" && chmod 777 "$WORK/vm" && chmod 644 "$WORK/vm/bzImage" "$WORK/vm/initrd" ||
 		die "cannot copy the monitor and the guest to $WORK/vm"
+	# The monitor runs lilyvm-rewrite on the bzImage's vmlinux and looks for
+	# it next to itself first: $LILYVM_REWRITE, or the one beside $LILYVM
+	# (installed) or in ../rewriter/ (build tree), goes there too.
+	rewrite=${LILYVM_REWRITE:-}
+	for c in "$(dirname "$LILYVM")/lilyvm-rewrite" "$(dirname "$LILYVM")/../rewriter/lilyvm-rewrite"; do
+		[ -z "$rewrite" ] && [ -x "$c" ] && rewrite=$c
+	done
+	if [ -n "$rewrite" ]; then
+		cp "$rewrite" "$WORK/vm/lilyvm-rewrite" || die "cannot copy $rewrite to $WORK/vm"
+	fi
 	run_session lilyvm unprivileged "$WORK/vm/lilyvm" run --linux "$WORK/vm/bzImage" \
 		--initrd "$WORK/vm/initrd" --mem "${GUEST_MEM_MB}M" --append "$GUEST_CMDLINE" --serial stdio
 fi

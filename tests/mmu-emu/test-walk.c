@@ -39,11 +39,10 @@
 
 #include "mmu-emu/mmu.h"
 
-/* The main fake RAM: 2 MiB + 128 KiB, so that a page table may sit at an address with bit 21 set. */
+/* The main fake RAM: 2 MiB + 128 KiB, so that a page table may sit at an address with bit 21. */
 #define RAM_BYTES 0x220000u
 #define PD 0x1000u		/* the page directory */
 #define PT 0x2000u		/* a page table */
-#define PT2 0x3000u		/* another page table */
 #define FRAME 0x5000u		/* a data frame */
 #define PT_B21 0x203000u	/* a page table whose address has bit 21 set */
 #define LIN 0x00c07567u		/* PDE 3, PTE 7, offset 0x567 */
@@ -389,7 +388,8 @@ static void test_fetch(void)
 	set_regs(0, PD, 0);
 	regs.efer = EFER_NXE_BIT;
 	map4k(PD, LIN, PT | P | RW, FRAME | RW);
-	check(faults(walk(LIN, MMU_USER | MMU_FETCH), PFERR_U), "EFER.NXE without CR4.PAE: fetch #PF has no I/D");
+	check(faults(walk(LIN, MMU_USER | MMU_FETCH), PFERR_U),
+	      "EFER.NXE without CR4.PAE: fetch #PF has no I/D");
 	put(PT + PTE_IDX(LIN) * 4, FRAME | P | RW | US | 0x80000000u);
 	put(PD + PDE_IDX(LIN) * 4, PT | P | RW | US);
 	check(maps(walk(LIN, MMU_USER | MMU_FETCH), LIN, 0x80005000u + 0x567, MMU_PAGE),
@@ -569,7 +569,8 @@ static void test_pse(void)
 	main_ram();
 	put(pde_at, 0x00400000u | 0x1000u | PS | P);	/* bit 12: PAT, not an address bit */
 	r = walk(LIN, 0);
-	check(maps(r, LIN, 0x00400000u + (LIN & 0x3fffff), MMU_LARGE), "4M PDE bit 12 (PAT) is no address bit");
+	check(maps(r, LIN, 0x00400000u + (LIN & 0x3fffff), MMU_LARGE),
+	      "4M PDE bit 12 (PAT) is no address bit");
 	/* A 4 MiB page at the top of the linear space. */
 	main_ram();
 	put(PD + 1023 * 4, 0x01000000u | PS | P | RW);
@@ -654,7 +655,8 @@ static void test_beyond_ram(void)
 	main_ram();
 	set_regs(0, PD, 0);
 	put(PD + PDE_IDX(0xfffff000u) * 4, 0xfffff000u | P | RW);
-	check(faults(walk(0xfffff000u, 0), 0), "PDE naming a table at 0xfffff000, its entry 1023: not present");
+	check(faults(walk(0xfffff000u, 0), 0),
+	      "PDE naming a table at 0xfffff000, its entry 1023: not present");
 	free(before);
 }
 
@@ -758,7 +760,8 @@ static void test_odd_size(void)
 	      "RAM of 3 pages + 6 bytes: the entry at 0x3004, half outside, is not present");
 	set_regs(0, 0x3000, 0);
 	put(0x3000, 0x1000 | P | RW | US);
-	check(faults(walk(0x00400000u, 0), 0), "CR3 in the partial page: PDE 1, half outside, not present");
+	check(faults(walk(0x00400000u, 0), 0),
+	      "CR3 in the partial page: PDE 1, half outside, not present");
 	check(walk(0x00000123u, 0).rc == 0, "CR3 in the partial page: PDE 0, inside, used");
 	free(odd);
 	main_ram();
@@ -812,8 +815,8 @@ static void test_guard_page(void)
 		if (cases[i].pde)
 			put(cases[i].cr3 + PDE_IDX(cases[i].lin) * 4, cases[i].pde);
 		crashed = guarded_walk(cases[i].lin, MMU_WRITE, &r);
-		check(!crashed && faults(r, PFERR_W), "RAM before a guard page, %s: not present, no read past RAM",
-		      cases[i].what);
+		check(!crashed && faults(r, PFERR_W),
+		      "RAM before a guard page, %s: not present, no read past RAM", cases[i].what);
 	}
 	/* The last word itself is read. */
 	memset(ram.base, 0, bytes);

@@ -114,7 +114,8 @@ static void test_self_map(void)
 	new_pt[0] = (uint32_t)new_frame | PG_P | PG_RW;
 	new_frame[OFF / 4] = 0x5e1f0000u;
 	faulted = pg_store(0, SELF_PD + (NEW_REGION >> 22) * 4, (uint32_t)new_pt | PG_P | PG_RW);
-	check(!faulted, pg_name("self-map: writing PDE 0x%x through it: %s", NEW_REGION >> 22, pg_fault_str()));
+	check(!faulted, pg_name("self-map: writing PDE 0x%x through it: %s", NEW_REGION >> 22,
+				pg_fault_str()));
 	check((pd[NEW_REGION >> 22] & ~AD) == ((uint32_t)new_pt | PG_P | PG_RW),
 	      "self-map: the write landed in the directory");
 	check(load(NEW_REGION + OFF) == 0x5e1f0000u, "self-map: the new PDE maps its table at once");
@@ -133,7 +134,7 @@ static void test_self_map(void)
 	pg_store(0, SELF_PD + (REGION >> 22) * 4, (uint32_t)new_pt | PG_P | PG_RW | PG_US);
 	write_cr3(read_cr3());
 	check(load(REGION + OFF) == MARK + 3,
-	      "self-map: REGION's PDE swapped through it, CR3 reloaded: page 0 reads the new table's frame");
+	      "self-map: REGION's PDE swapped through it, CR3 reloaded: page 0 reads the new frame");
 	pg_store(0, SELF_PD + (REGION >> 22) * 4, (uint32_t)region_pt | PG_P | PG_RW | PG_US);
 	write_cr3(read_cr3());
 	check(load(REGION + OFF) == MARK + 0, "self-map: swapped back, CR3 reloaded: frame 0 again");
@@ -161,7 +162,8 @@ static void test_pt_alias(void)
 	check(load(REGION + 3 * PAGE + OFF) == MARK + 3, "alias: page 3 reads frame 3");
 	alias[3] = (uint32_t)frame[0] | PG_P | PG_RW;
 	write_cr3(read_cr3());
-	check(load(REGION + 3 * PAGE + OFF) == MARK + 0, "alias: PTE 3 rewritten, CR3 reloaded: page 3 reads frame 0");
+	check(load(REGION + 3 * PAGE + OFF) == MARK + 0,
+	      "alias: PTE 3 rewritten, CR3 reloaded: page 3 reads frame 0");
 
 	/* Unmap page 1. */
 	load(REGION + PAGE + OFF);
@@ -177,7 +179,8 @@ static void test_pt_alias(void)
 	invlpg(REGION + 2 * PAGE);
 	pg_set_wp(1);
 	faulted = pg_store(0, REGION + 2 * PAGE + OFF, 0xbad);
-	check(faulted_with(faulted, PFERR_P | PFERR_W, REGION + 2 * PAGE + OFF) && frame[2][OFF / 4] == MARK + 2,
+	check(faulted_with(faulted, PFERR_P | PFERR_W, REGION + 2 * PAGE + OFF) &&
+	      frame[2][OFF / 4] == MARK + 2,
 	      pg_name("alias: PTE 2 made read-only, invlpg, write with CR0.WP: %s", pg_fault_str()));
 
 	/* The alias write-protects itself. */
