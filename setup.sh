@@ -56,16 +56,24 @@ unprivileged() {
 	fi
 }
 
-# The main job: rewrite the bundled demo guest and boot it, unprivileged.
+# The main job: make the bundled guest (Debian's i386 kernel and busybox,
+# ports/linux/mkguest.sh) and boot it on this terminal, unprivileged. The
+# guest's directory is writable by the user the monitor runs as, so the
+# kernel it rewrites on the first boot stays cached there for the next.
 run_main_job() {
-	local work
-	make -s tests/guests/demo/demo.elf
-	work=$(mktemp -d)
-	chmod 755 "$work"
-	./rewriter/lilyvm-rewrite tests/guests/demo/demo.elf -o "$work/demo.rw" --verify
-	cp lightvm/lilyvm "$work/"
-	unprivileged "$work/lilyvm" run "$work/demo.rw"
-	rm -rf "$work"
+	local paths bzimage initrd guest="$build/guest"
+	paths=$(sh "$top/ports/linux/mkguest.sh")
+	bzimage=$(echo "$paths" | sed -n 's/^bzimage //p')
+	initrd=$(echo "$paths" | sed -n 's/^initramfs //p')
+	mkdir -p "$guest"
+	chmod 1777 "$guest"
+	cmp -s "$bzimage" "$guest/bzImage" || cp "$bzimage" "$guest/bzImage"
+	cmp -s "$initrd" "$guest/initrd" || cp "$initrd" "$guest/initrd"
+	chmod 644 "$guest/bzImage" "$guest/initrd"
+	cp lightvm/lilyvm rewriter/lilyvm-rewrite "$guest/"
+	echo "setup: booting Debian's i386 Linux; 'poweroff' in the guest ends it (Ctrl-A x forces it)"
+	unprivileged env LILYVM_REWRITE="$guest/lilyvm-rewrite" "$guest/lilyvm" run \
+		--linux "$guest/bzImage" --initrd "$guest/initrd" --append "console=ttyS0 quiet"
 }
 
 # automake's summary, reduced to the project's closing line.

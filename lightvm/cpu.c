@@ -129,9 +129,6 @@ void cpu_reset(struct vm *vm, uint16_t code_sel, uint16_t data_sel)
 	memset(&c->tr, 0, sizeof(c->tr));
 	c->tr.attr = A_PRESENT | 0xb;	/* a busy 32-bit TSS at 0, as after reset */
 	c->tr.limit = 0xffff;
-	/* Guest ring 3 runs rdtsc natively (a vDSO clock does), so the kernel's
-	 * emulated TSC must read the same counter: no offset. */
-	c->tsc_base = 0;
 	c->regs.eflags = 0x2;
 }
 

@@ -611,9 +611,14 @@ static enum emu_result do_arpl(struct insn *in)
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
 
+/*
+ * The guest's TSC is the host's: guest code reads it natively (rdtsc is
+ * not rewritten), so an emulated read must agree, and a write cannot move
+ * it; writes are dropped (lightvm/README.md).
+ */
 static uint64_t guest_tsc(const struct vm *vm)
 {
-	return __rdtsc() - vm->cpu.tsc_base;
+	return __rdtsc();
 }
 
 /* EFER: execute-disable (NXE) is all the model offers; setting anything else faults. */
@@ -639,7 +644,7 @@ static int msr_access(struct vm *vm, uint32_t msr, uint64_t *v, int write)
 	switch (msr) {
 	case MSR_TSC:
 		if (write)
-			vm->cpu.tsc_base = __rdtsc() - *v;
+			trace(TRACE_MISS, "wrmsr to the TSC dropped: the guest's TSC is the host's");
 		else
 			*v = guest_tsc(vm);
 		return 0;

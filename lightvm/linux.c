@@ -17,7 +17,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "lightvm/cpu.h"
 #include "lightvm/linux.h"
@@ -27,11 +29,32 @@
 
 /*
  * Added before the user's command line, each for a limit of the monitor:
- * reservetop=16K keeps the kernel's fixmap out of the child's top 16 KiB,
- * which hold the scratch and stub pages and the end of a 32-bit process's
- * address space (lightvm/README.md).
+ * - reservetop=16K keeps the kernel's fixmap out of the child's top 16 KiB,
+ *   which hold the scratch and stub pages and the end of a 32-bit process's
+ *   address space (lightvm/README.md).
+ * - tsc_early_khz=N: the guest's TSC is the host's, whose rate the monitor
+ *   measures; the kernel's own calibration times the TSC against PIT
+ *   channel 2 through trapped port reads, fails, and leaves the PIT as its
+ *   clocksource, three traps a clock read.
+ * - tsc=reliable: no clocksource watchdog, whose reference would again be
+ *   the PIT, read twice a second and late on a loaded host.
  */
-static const char monitor_cmdline[] = "reservetop=16K";
+static const char monitor_cmdline[] = "reservetop=16K tsc=reliable";
+
+/* The host TSC's rate in kHz, timed against CLOCK_MONOTONIC_RAW over 20 ms. */
+static uint64_t host_tsc_khz(void)
+{
+	struct timespec a, b, nap = { 0, 20000000 };
+	uint64_t t0, t1, ns;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+	t0 = __rdtsc();
+	nanosleep(&nap, NULL);
+	t1 = __rdtsc();
+	clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + b.tv_nsec - a.tv_nsec;
+	return ns ? (t1 - t0) * 1000000 / ns : 0;
+}
 
 /* Write len bytes to a new file at path, atomically (temporary + rename). */
 static int write_file(const char *path, const uint8_t *buf, size_t len)
@@ -187,8 +210,8 @@ int linux_load(struct vm *vm, char *err, size_t errlen)
 		goto out;
 	if (vm->cfg.initrd && !(initrd = vm_read_file(vm->cfg.initrd, &ilen, err, errlen)))
 		goto out;
-	snprintf(cmdline, sizeof(cmdline), "%s %s", monitor_cmdline,
-		 vm->cfg.append ? vm->cfg.append : "");
+	snprintf(cmdline, sizeof(cmdline), "%s tsc_early_khz=%llu %s", monitor_cmdline,
+		 (unsigned long long)host_tsc_khz(), vm->cfg.append ? vm->cfg.append : "");
 	img = (struct linux_image){ bz, bzlen, vmlinux, vlen, initrd, ilen, cmdline };
 	if (linux_boot_load(&img, &ram, &entry, err, errlen))
 		goto out;

@@ -438,13 +438,17 @@ static int beyond_ram(struct vm *vm, uint32_t lin)
 
 /*
  * The same fault, allowed by the guest's tables, again and again means the
- * child does not hold what the model says (faults the guest takes are not
- * counted: a #PF handler may well need several tries).
+ * child does not hold what the model says. Only back-to-back stops count,
+ * in the same view: other address spaces run the same code at the same
+ * addresses, and faults the guest takes are not counted (a #PF handler may
+ * well need several tries).
  */
 static int repeating(struct vm *vm, uint32_t lin, unsigned access)
 {
 	if (vm->last_fault_lin == lin && vm->last_fault_access == access &&
-	    vm->last_fault_eip == (uint32_t)vm->cpu.regs.rip) {
+	    vm->last_fault_eip == (uint32_t)vm->cpu.regs.rip && vm->last_fault_view == vm->view &&
+	    vm->last_fault_stop + 1 == vm->stops) {
+		vm->last_fault_stop = vm->stops;
 		if (++vm->fault_repeats >= REPEAT_LIMIT) {
 			vm_fail(vm, "the guest faults at %#x again and again though its page tables "
 				"allow the access (monitor mapping error)", lin);
@@ -455,6 +459,8 @@ static int repeating(struct vm *vm, uint32_t lin, unsigned access)
 	vm->last_fault_lin = lin;
 	vm->last_fault_access = access;
 	vm->last_fault_eip = (uint32_t)vm->cpu.regs.rip;
+	vm->last_fault_view = vm->view;
+	vm->last_fault_stop = vm->stops;
 	vm->fault_repeats = 0;
 	return 0;
 }

@@ -212,6 +212,7 @@ static void handle_stop(struct vm *vm, const struct child_event *ev)
 {
 	uint64_t t0 = vm_clock_ns();
 
+	vm->stops++;
 	if (ev->kind == CHILD_GONE) {
 		on_gone(vm, ev->status);
 		return;

@@ -60,7 +60,6 @@ struct cpu {
 	unsigned cpl;
 	int inhibit;		/* interrupts held off for one instruction (sti, mov ss) */
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
-	uint64_t tsc_base;	/* subtracted from the host TSC; moved only by a TSC write */
 	int nm_armed;		/* CR0.TS was set: #NM due before ring 3 runs (cpu_set_cr0) */
 	int pf_pending;		/* the last guest memory access met a #PF (guestmem.c) */
 	uint32_t pf_err;	/* its error code; CR2 holds its address */
@@ -139,6 +138,8 @@ struct vm {
 	uint64_t *ldt_shadow;
 	uint32_t last_fault_lin, last_fault_eip;	/* to catch a fault that repeats */
 	unsigned last_fault_access, fault_repeats;
+	const struct view *last_fault_view;
+	uint64_t stops, last_fault_stop;	/* stops handled; the one of the last fault */
 	uint32_t retry_lin;	/* a ring 3 access its #PF handler may have made possible */
 	unsigned retry_access;
 	struct cpu cpu;

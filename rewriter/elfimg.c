@@ -253,6 +253,19 @@ static int region_cmp(const void *a, const void *b)
 	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
+static const char *section_name(const struct rw_image *img, const Elf32_Shdr *sh);
+
+/*
+ * Executable sections whose bytes the kernel copies elsewhere before they
+ * run (Linux's alternative replacements, patched over their sites at boot).
+ * A copied trap would have no site at its new address, so these stay as
+ * they are: the copies are the real instructions, emulated as misses.
+ */
+static int copied_code(const struct rw_image *img, const Elf32_Shdr *s)
+{
+	return !strcmp(section_name(img, s), ".altinstr_replacement");
+}
+
 /* Executable code: SHF_EXECINSTR sections, or PF_X segments when there are none. */
 static int find_regions(struct rw_image *img, const Elf32_Phdr *ph, size_t nph, char *err)
 {
@@ -261,7 +274,7 @@ static int find_regions(struct rw_image *img, const Elf32_Phdr *ph, size_t nph, 
 		const Elf32_Phdr *p;
 
 		if (s->sh_type != SHT_PROGBITS || !(s->sh_flags & SHF_EXECINSTR) ||
-		    !(s->sh_flags & SHF_ALLOC) || s->sh_size == 0)
+		    !(s->sh_flags & SHF_ALLOC) || s->sh_size == 0 || copied_code(img, s))
 			continue;
 		p = load_holding(ph, nph, s->sh_addr, s->sh_size);
 		if (!p || s->sh_addr - p->p_vaddr != s->sh_offset - p->p_offset)

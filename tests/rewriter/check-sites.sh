@@ -90,7 +90,6 @@ invlpg	invlpg <M>
 rdmsr	rdmsr
 wrmsr	wrmsr
 rdpmc	rdpmc
-rdtsc	rdtsc
 rdtscp	rdtscp
 cpuid	cpuid
 iret	iretw?

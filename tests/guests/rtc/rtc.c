@@ -263,12 +263,13 @@ static void wait_second_change(void)
 
 static int near_hz(unsigned n)
 {
-	return n >= PERIODIC_HZ - PERIODIC_HZ / 10 && n <= PERIODIC_HZ + PERIODIC_HZ / 10;
+	return n >= PERIODIC_HZ - PERIODIC_HZ / 4 && n <= PERIODIC_HZ + PERIODIC_HZ / 4;
 }
 
 /*
  * Interrupts in consecutive one-second RTC windows, until one is within
- * 10% of 1024. A starved host loses ticks, so a window may come up short;
+ * 25% of 1024 (the next rates are 512 and 2048 Hz, so a wrong rate still
+ * fails). A starved host loses ticks, so a window may come up short;
  * a wrong rate is wrong in every window.
  */
 static void test_periodic_rate(void)
@@ -292,7 +293,7 @@ static void test_periodic_rate(void)
 	pic_mask(0);
 	wr(REG_B, B_24H);
 	rd(REG_C);
-	check(near_hz(n), "periodic interrupt at rate 6 on IRQ8: 1024 Hz within 10%");
+	check(near_hz(n), "periodic interrupt at rate 6 on IRQ8: 1024 Hz within 25%");
 }
 
 /*
