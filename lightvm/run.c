@@ -173,8 +173,9 @@ static void on_syscall(struct vm *vm)
 
 	r->rax = r->orig_rax;	/* the host put -ENOSYS there */
 	guest_read(vm, cpu_pc(vm) - 2, insn, 2);
-	trace(TRACE_SYSCALL, "%02x %02x eax=%#x at %s", insn[0], insn[1], (uint32_t)r->rax,
-	      where(vm, cpu_pc(vm) - 2, sym, sizeof(sym)));
+	trace(TRACE_SYSCALL, "%02x %02x eax=%#x ebx=%#x ecx=%#x edx=%#x at %s cr3 %#x", insn[0],
+	      insn[1], (uint32_t)r->rax, (uint32_t)r->rbx, (uint32_t)r->rcx, (uint32_t)r->rdx,
+	      where(vm, cpu_pc(vm) - 2, sym, sizeof(sym)), vm->cpu.cr3);
 	if (insn[0] == 0xcd) {
 		cpu_deliver(vm, insn[1], EV_SOFT, 0, 0);
 	} else if (insn[0] == 0x0f && insn[1] == 0x05) {

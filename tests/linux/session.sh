@@ -8,7 +8,8 @@
 #   -k DIR  keep the raw console output, boot log, filtered transcript and
 #           timings of each run in DIR
 # environment:
-#   LILYVM   the lilyvm monitor. Unset: only QEMU runs, and its transcript is
+#   LILYVM   the lilyvm monitor (under make check: the one built). Unset:
+#            only QEMU runs, and its transcript is
 #            printed. Set: the same session also runs under
 #            `$LILYVM run --linux BZIMAGE --initrd INITRD --append ...`, as an
 #            unprivileged user, and the two transcripts must match.
@@ -78,6 +79,8 @@ QEMU=${QEMU:-qemu-system-i386}
 CC=${CC:-gcc}
 TIMEOUT=${SESSION_TIMEOUT:-180}
 LILYVM=${LILYVM:-}
+# Under `make check` (top_builddir set): the monitor just built.
+[ -z "$LILYVM" ] && [ -n "${top_builddir:-}" ] && LILYVM=$top_builddir/lightvm/lilyvm
 keep=
 
 ESC=$(printf '\033')
