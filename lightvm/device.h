@@ -18,6 +18,9 @@ struct vm;
 struct port_range {
 	uint16_t base;
 	uint16_t count;
+	/* A dword access at base is this device's even where the ports after
+	 * base are another's (PCI's 0xcf8 and the reset register 0xcf9). */
+	uint8_t dword_at_base;
 };
 
 /* Serialized device state: a growing buffer written and read in order. */

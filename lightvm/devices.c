@@ -28,6 +28,7 @@ struct device_set {
 	unsigned count;
 	struct device_inst devs[MAX_DEVICES];
 	uint8_t owner[NPORTS];			/* 1 + index into devs, 0 = nobody */
+	uint8_t dword_owner[NPORTS];		/* the same, for dword accesses at the port */
 	uint8_t reported[NPORTS / 8];		/* unclaimed ports already traced */
 };
 
@@ -51,6 +52,8 @@ static int claim_ports(struct device_set *set, unsigned idx)
 			}
 			set->owner[p] = (uint8_t)(idx + 1);
 		}
+		if (pr->count && pr->dword_at_base)
+			set->dword_owner[pr->base] = (uint8_t)(idx + 1);
 	}
 	return 0;
 }
@@ -108,12 +111,15 @@ fail:
 }
 
 /* The device that owns every port of the access, or NULL. An access that
- * straddles two devices, or a device and a hole, is decoded by nobody: a
- * dword at 0xcf8 must not become a byte write to the reset register 0xcf9. */
+ * straddles two devices, or a device and a hole, is decoded by nobody,
+ * unless a device claims dword accesses at its port (PCI's 0xcf8, whose
+ * dword must not become a byte write to the reset register 0xcf9). */
 static struct device_inst *owner_of(struct device_set *set, uint16_t port, unsigned size)
 {
 	unsigned o = set->owner[port];
 
+	if (size == 4 && set->dword_owner[port])
+		return &set->devs[set->dword_owner[port] - 1];
 	if (!o || (uint32_t)port + size > NPORTS)
 		return NULL;
 	for (unsigned i = 1; i < size; i++)
