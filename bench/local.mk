@@ -1,12 +1,12 @@
 # bench/: benchmarks, run by hand (`make bench`); none of them is a test.
 EXTRA_DIST += bench/rewrite-vmlinux.sh bench/README.md bench/traps.sh bench/ptrace-floor.c \
 	bench/cpu-native.c tests/guests/bench/bench.c tests/guests/bench/cpuwork.h \
-	bench/mmu.sh tests/guests/mmubench/mmubench.c
+	bench/mmu.sh tests/guests/mmubench/mmubench.c bench/linux.sh tests/linux/bench-guest.c
 CLEANFILES += bench/ptrace-floor$(EXEEXT) bench/cpu-native$(EXEEXT) tests/guests/bench/bench.elf
 
-.PHONY: bench bench-rewrite bench-traps bench-mmu
-# The trap and MMU benches first: a missed rewrite target (exit 1) must not skip them.
-bench: bench-traps bench-mmu bench-rewrite
+.PHONY: bench bench-rewrite bench-traps bench-mmu bench-linux
+# The trap, MMU and Linux benches first: a missed rewrite target (exit 1) must not skip them.
+bench: bench-traps bench-mmu bench-linux bench-rewrite
 
 # Rewrite the vmlinux of Debian's i386 686 kernel (fetched once, then cached).
 bench-rewrite: rewriter/lilyvm-rewrite$(EXEEXT) ports/linux/lilyvm-unbzimage$(EXEEXT)
@@ -33,6 +33,13 @@ bench-mmu: rewriter/lilyvm-rewrite$(EXEEXT) lightvm/lilyvm$(EXEEXT) \
 	BENCH_GUEST=$(abs_top_builddir)/tests/guests/mmubench/mmubench.elf \
 	PTRACE_FLOOR=$(abs_top_builddir)/bench/ptrace-floor$(EXEEXT) \
 		$(SHELL) $(top_srcdir)/bench/mmu.sh
+
+# Debian's i386 kernel: boot and in-guest microbenchmarks against QEMU TCG,
+# user-mode-linux and native (linux.sh; it builds tests/linux/bench-guest.c).
+bench-linux: rewriter/lilyvm-rewrite$(EXEEXT) lightvm/lilyvm$(EXEEXT)
+	LILYVM_REWRITE=$(abs_top_builddir)/rewriter/lilyvm-rewrite$(EXEEXT) \
+	LILYVM=$(abs_top_builddir)/lightvm/lilyvm$(EXEEXT) \
+		$(SHELL) $(top_srcdir)/bench/linux.sh
 
 # Host programs, built with the host compiler.
 bench/ptrace-floor$(EXEEXT): $(srcdir)/bench/ptrace-floor.c

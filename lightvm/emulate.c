@@ -607,6 +607,7 @@ static enum emu_result do_arpl(struct insn *in)
 /* --- MSRs, time stamp counter, CPUID --- */
 
 #define MSR_TSC 0x10
+#define MSR_BIOS_SIGN 0x8b	/* IA32_BIOS_SIGN_ID: the microcode revision */
 #define MSR_SYSENTER_CS 0x174
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
@@ -650,6 +651,10 @@ static int msr_access(struct vm *vm, uint32_t msr, uint64_t *v, int write)
 		return 0;
 	case MSR_EFER:
 		return efer_access(vm, v, write);
+	case MSR_BIOS_SIGN:
+		if (!write)
+			*v = 0;	/* microcode revision 0: none loaded; writes are requests to read it */
+		return 0;
 	case MSR_SYSENTER_CS: field = &vm->cpu.sysenter_cs; break;
 	case MSR_SYSENTER_ESP: field = &vm->cpu.sysenter_esp; break;
 	case MSR_SYSENTER_EIP: field = &vm->cpu.sysenter_eip; break;
