@@ -102,7 +102,14 @@ void lvm_print_stats(const struct vm *vm, FILE *f)
 	fprintf(f, "  sites by class:\n");
 	for (int c = 1; c < LILYVM_CLS_COUNT; c++)
 		stat_line(f, lilyvm_class_name(c), vm->stats.site_count[c], vm->stats.site_ns[c]);
+	size_t pages = 0, vmas = 0;
+
+	for (unsigned i = 0; i < vm->n_views; i++) {
+		pages += mmu_space_pages(vm->views[i]->space);
+		vmas += mmu_space_vmas(vm->views[i]->space);
+	}
 	fprintf(f, "  guest processes: %u (of %u kept), %llu started, %llu emptied for reuse\n",
 		vm->n_views, MAX_VIEWS, (unsigned long long)vm->stats.views_made + 1,
 		(unsigned long long)vm->stats.views_reused);
+	fprintf(f, "  guest pages mapped at exit: %zu, in %zu host mappings\n", pages, vmas);
 }
