@@ -145,9 +145,9 @@ static int cache_path(const char *bzimage, uint64_t crc, char *out, size_t len)
 	return access(dir, W_OK);
 }
 
-/* Unpack the vmlinux, rewrite it into path. */
-static int make_rewritten(const uint8_t *bz, size_t bzlen, const char *path, char *err,
-			  size_t errlen)
+/* Unpack the vmlinux of the bzImage called name, rewrite it into path. */
+static int make_rewritten(const char *name, const uint8_t *bz, size_t bzlen, const char *path,
+			  char *err, size_t errlen)
 {
 	char plain[PATH_MAX + 16], why[BZIMAGE_ERRLEN];
 	uint8_t *vmlinux;
@@ -155,7 +155,7 @@ static int make_rewritten(const uint8_t *bz, size_t bzlen, const char *path, cha
 	int rc;
 
 	if (bzimage_extract(bz, bzlen, &vmlinux, &vlen, why)) {
-		snprintf(err, errlen, "%s", why);
+		snprintf(err, errlen, "%s: %s", name, why);
 		return -1;
 	}
 	snprintf(plain, sizeof(plain), "%s.vmlinux", path);
@@ -182,13 +182,13 @@ static uint8_t *rewritten_kernel(const char *bzimage, const uint8_t *bz, size_t 
 		snprintf(path, sizeof(path), "%s/lilyvm-kernel.%016llx.%d",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (unsigned long long)crc,
 			 (int)getpid());
-		if (make_rewritten(bz, bzlen, path, err, errlen))
+		if (make_rewritten(bzimage, bz, bzlen, path, err, errlen))
 			return NULL;
 		image = vm_read_file(path, len, err, errlen);
 		unlink(path);	/* nowhere to keep it: rewrite again next time */
 		return image;
 	}
-	if (access(path, R_OK) && make_rewritten(bz, bzlen, path, err, errlen))
+	if (access(path, R_OK) && make_rewritten(bzimage, bz, bzlen, path, err, errlen))
 		return NULL;
 	return vm_read_file(path, len, err, errlen);
 }

@@ -50,4 +50,9 @@ expect "junk kernel" "junk.rw" run "$work/junk.rw"
 expect "truncated kernel" "truncated.rw: truncated" run "$work/truncated.rw"
 expect "missing initrd" "No such file" run "$work/demo.rw" --initrd "$work/none"
 expect "unwritable serial file" "No such file" run "$work/demo.rw" --serial "file:$work/no/dir"
+expect "linux: not a bzImage" "junk.rw: .*not a bzImage" run --linux "$work/junk.rw"
+expect "linux: an ELF, not a bzImage" "not a bzImage" run --linux "$work/demo.rw"
+expect "linux: missing bzImage" "No such file" run --linux "$work/none"
+expect "linux and a kernel" "exactly one KERNEL" run --linux "$work/junk.rw" "$work/demo.rw"
+[ -z "$(ls "$work" | grep lilyvm)" ] || { echo "FAIL: a rewrite cache file was left"; failures=$((failures + 1)); }
 exit $((failures != 0))
