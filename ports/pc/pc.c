@@ -23,10 +23,19 @@ int pc_in_ram(const struct pc_ram *ram, uint64_t addr, uint64_t len)
 	return addr >= ram->first_usable && addr <= ram->size && len <= ram->size - addr;
 }
 
+/* The ELF header, copied: the image may sit at any alignment. */
+static Elf32_Ehdr header_of(const uint8_t *image)
+{
+	Elf32_Ehdr eh;
+
+	memcpy(&eh, image, sizeof(eh));
+	return eh;
+}
+
 int pc_check_elf(const uint8_t *image, size_t len, char *err, size_t errlen)
 {
 	if (len < sizeof(Elf32_Ehdr) || memcmp(image, ELFMAG, SELFMAG) ||
-	    image[EI_CLASS] != ELFCLASS32 || ((const Elf32_Ehdr *)image)->e_machine != EM_386)
+	    image[EI_CLASS] != ELFCLASS32 || header_of(image).e_machine != EM_386)
 		return fail(err, errlen, "the kernel is not an ELF32 i386 image");
 	return 0;
 }
@@ -34,7 +43,7 @@ int pc_check_elf(const uint8_t *image, size_t len, char *err, size_t errlen)
 int pc_load_elf(const uint8_t *image, size_t len, const struct pc_ram *ram, uint32_t *end,
 		char *err, size_t errlen)
 {
-	const Elf32_Ehdr *eh = (const Elf32_Ehdr *)image;
+	const Elf32_Ehdr h = header_of(image), *eh = &h;
 
 	*end = 0;
 	if (eh->e_phentsize != sizeof(Elf32_Phdr) ||
@@ -65,7 +74,7 @@ int pc_load_elf(const uint8_t *image, size_t len, const struct pc_ram *ram, uint
 /* Kernels linked high give e_entry as a virtual address; loaders need it physical. */
 uint32_t pc_elf_entry(const uint8_t *image)
 {
-	const Elf32_Ehdr *eh = (const Elf32_Ehdr *)image;
+	const Elf32_Ehdr h = header_of(image), *eh = &h;
 
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		Elf32_Phdr ph;

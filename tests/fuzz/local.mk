@@ -12,13 +12,18 @@
 # `make fuzz-walk` builds fuzz-walk.c with mmu-emu/walk.c the same way and
 # runs it for FUZZ_WALK_SECONDS from an empty corpus (an input is registers
 # and a few entries poked into a small RAM, so the fuzzer finds its way
-# alone); its corpus is tests/fuzz/corpus-walk.
+# alone); its corpus is tests/fuzz/corpus-walk. `make fuzz-linuxboot` does the
+# same for ports/linux (bzImage header, decompressors, the boot protocol) for
+# FUZZ_WALK_SECONDS into tests/fuzz/corpus-linuxboot.
 FUZZ_SECONDS = 600
 FUZZ_WALK_SECONDS = 300
 FUZZ_MAX_LEN = 65536
 FUZZ_TIMEOUT = 10
 FUZZ_SANITIZE = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
+# ports/linux and ports/pc, compiled again with the sanitizers (fuzz-linuxboot).
+FUZZ_LINUX_C_FILES = $(srcdir)/ports/linux/bzimage.c $(srcdir)/ports/linux/unpack.c \
+	$(srcdir)/ports/linux/boot.c $(srcdir)/ports/pc/pc.c
 # The sources of rewriter/librewrite.a, compiled again with the sanitizers.
 FUZZ_C_FILES = $(srcdir)/tests/fuzz/fuzz_elf.c $(srcdir)/rewriter/elfimg.c \
 	$(srcdir)/rewriter/catalogue.c $(srcdir)/rewriter/scan.c \
@@ -60,7 +65,19 @@ tests/fuzz/fuzz-walk: $(srcdir)/tests/fuzz/fuzz-walk.c $(srcdir)/mmu-emu/walk.c 
 	$(AM_V_CCLD)$(CLANG) $(AM_CPPFLAGS) $(AM_CFLAGS) $(FUZZ_SANITIZE) -o $@ \
 		$(srcdir)/tests/fuzz/fuzz-walk.c $(srcdir)/mmu-emu/walk.c
 
-fuzz: fuzz-elf fuzz-walk
+tests/fuzz/fuzz-linuxboot: $(srcdir)/tests/fuzz/fuzz-linuxboot.c $(FUZZ_LINUX_C_FILES)
+	@mkdir -p tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(AM_CPPFLAGS) $(AM_CFLAGS) $(FUZZ_SANITIZE) -o $@ \
+		$(srcdir)/tests/fuzz/fuzz-linuxboot.c $(FUZZ_LINUX_C_FILES) $(LZMA_LIBS) \
+		$(ZLIB_LIBS) $(ZSTD_LIBS)
+
+fuzz: fuzz-elf fuzz-walk fuzz-linuxboot
+
+fuzz-linuxboot: tests/fuzz/fuzz-linuxboot
+	@mkdir -p tests/fuzz/corpus-linuxboot tests/fuzz/artifacts
+	tests/fuzz/fuzz-linuxboot -max_total_time=$(FUZZ_WALK_SECONDS) -max_len=65536 \
+		-timeout=$(FUZZ_TIMEOUT) -artifact_prefix=tests/fuzz/artifacts/linuxboot- \
+		-print_final_stats=1 tests/fuzz/corpus-linuxboot
 
 fuzz-walk: tests/fuzz/fuzz-walk
 	@mkdir -p tests/fuzz/corpus-walk tests/fuzz/artifacts
@@ -76,12 +93,12 @@ fuzz-elf: tests/fuzz/fuzz_elf tests/fuzz/seeds.stamp
 		-artifact_prefix=tests/fuzz/artifacts/ -print_final_stats=1 \
 		tests/fuzz/corpus tests/fuzz/seeds
 else
-fuzz fuzz-elf fuzz-walk:
+fuzz fuzz-elf fuzz-walk fuzz-linuxboot:
 	@echo "make fuzz: clang not found: install the Debian packages clang and libclang-rt-dev" >&2
 	@exit 1
 endif
-.PHONY: fuzz fuzz-elf fuzz-walk
+.PHONY: fuzz fuzz-elf fuzz-walk fuzz-linuxboot
 
-CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/fuzz-walk tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
+CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/fuzz-walk tests/fuzz/fuzz-linuxboot tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
 	tests/fuzz/seeds.stamp
-EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/fuzz-walk.c tests/fuzz/seed.S tests/fuzz/elf.dict
+EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/fuzz-walk.c tests/fuzz/fuzz-linuxboot.c tests/fuzz/seed.S tests/fuzz/elf.dict
