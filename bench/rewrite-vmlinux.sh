@@ -1,6 +1,7 @@
 #!/bin/sh
 # rewrite-vmlinux.sh - time lilyvm-rewrite on a large real kernel: the vmlinux
-# of Debian's newest i386 linux-image-6.1.0-N-686 package.
+# of Debian's newest i386 linux-image-6.1.0-N-686 package, the bundled
+# guest's kernel (ports/linux/mkguest.sh fetches it).
 #
 # usage: rewrite-vmlinux.sh
 # environment:
@@ -8,7 +9,8 @@
 #   LILYVM_UNBZIMAGE  the lilyvm-unbzimage that unpacks the bzImage (default: from PATH)
 #   LILYVM_BENCH_CACHE where the package's vmlinux is kept between runs
 #                     (default: ${XDG_CACHE_HOME:-~/.cache}/lilyvm/bench)
-#   LILYVM_BENCH_REFRESH=1  fetch the package again even if one is cached
+#   LILYVM_BENCH_REFRESH=1  take the kernel again even if one is cached
+#   LILYVM_MKGUEST    ports/linux/mkguest.sh, which fetches Debian's package
 #   RUNS              timed runs, default 3
 #
 # Prints a table; exits 0 if the target (the whole image rewritten in under
@@ -20,61 +22,24 @@ UNBZIMAGE=${LILYVM_UNBZIMAGE:-lilyvm-unbzimage}
 CACHE=${LILYVM_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lilyvm/bench}
 RUNS=${RUNS:-3}
 TARGET_SECONDS=1
-# Debian names the plain bzImage package ...-686-unsigned; ...-686 is the signed one.
-PACKAGE_RE='^linux-image-6\.1\.0-[0-9]+-686(-unsigned)?$'
+# The bundled guest's maker fetches and caches Debian's kernel package.
+MKGUEST=${LILYVM_MKGUEST:-$(dirname "$0")/../ports/linux/mkguest.sh}
 
 die() {
 	echo "rewrite-vmlinux: $*" >&2
 	exit 2
 }
 
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-# The newest 6.1.0-N-686 image package, unsigned if Debian has that name.
-newest_package() {
-	names=$(apt-cache search --names-only "$PACKAGE_RE" 2>/dev/null | cut -d' ' -f1)
-	abi=$(printf '%s\n' "$names" | sed -n 's/^linux-image-6\.1\.0-\([0-9]*\)-686.*/\1/p' |
-		sort -n | tail -n 1)
-	[ -n "$abi" ] || return 1
-	base=linux-image-6.1.0-$abi-686
-	if printf '%s\n' "$names" | grep -qx "$base-unsigned"; then
-		echo "$base-unsigned"
-	else
-		echo "$base"
-	fi
-}
-
-# i386 packages are only listed once dpkg knows the architecture and apt has
-# fetched its lists; do that only when no package is found without it.
-find_package() {
-	newest_package && return 0
-	if ! dpkg --print-foreign-architectures | grep -qx i386; then
-		as_root dpkg --add-architecture i386 || die "cannot add the i386 architecture"
-	fi
-	# A mirror in mid-sync can fail one index; the lists that did arrive may do.
-	as_root apt-get update -q >"$WORK/apt-update.log" 2>&1 ||
-		echo "rewrite-vmlinux: apt-get update reported errors, going on" >&2
-	newest_package || die "no linux-image-6.1.0-*-686 package for i386 in the apt lists"
-}
-
-# Download the package, take its bzImage and unpack the vmlinux into the cache.
+# The bzImage ports/linux/mkguest.sh fetched (the bundled guest's kernel),
+# and its vmlinux unpacked into the cache.
 fetch_vmlinux() {
-	pkg=$(find_package) || exit 2
-	version=$(apt-cache show --no-all-versions "$pkg:i386" | sed -n 's/^Version: //p')
-	echo "fetching $pkg:i386 $version" >&2
-	# apt's _apt user must be able to write the download directory.
-	mkdir -p "$WORK/deb" && chmod 755 "$WORK" "$WORK/deb"
-	(cd "$WORK/deb" && apt-get download "$pkg:i386") >"$WORK/apt-download.log" 2>&1 ||
-		{ cat "$WORK/apt-download.log" >&2; die "cannot download $pkg:i386"; }
-	dpkg-deb -x "$WORK/deb/"*.deb "$WORK/root" || die "cannot unpack $pkg"
-	set -- "$WORK/root/boot/vmlinuz-"*
-	[ -f "$1" ] || die "$pkg has no boot/vmlinuz-*"
+	bz=$(sh "$MKGUEST" | sed -n 's/^bzimage //p')
+	[ -f "$bz" ] || die "$MKGUEST gave no bzImage"
 	mkdir -p "$CACHE" || die "cannot create $CACHE"
-	cp "$1" "$CACHE/vmlinuz" || die "cannot copy the bzImage to $CACHE"
+	cp "$bz" "$CACHE/vmlinuz" || die "cannot copy the bzImage to $CACHE"
 	"$UNBZIMAGE" "$CACHE/vmlinuz" -o "$CACHE/vmlinux" || exit 2
-	echo "$pkg:i386 $version" >"$CACHE/package"
+	# The package tree is named PACKAGE_VERSION (mkguest.sh).
+	basename "$(dirname "$(dirname "$bz")")" | sed 's/_/:i386 /; s/%3a/:/' >"$CACHE/package"
 }
 
 # json_number FILE KEY: a top-level number of the one-line JSON report.
