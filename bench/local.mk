@@ -1,5 +1,5 @@
 # bench/: benchmarks, run by hand (`make bench`); none of them is a test.
-EXTRA_DIST += bench/rewrite-vmlinux.sh bench/README.md bench/traps.sh bench/ptrace-floor.c \
+EXTRA_DIST += bench/lib.sh bench/rewrite-vmlinux.sh bench/README.md bench/traps.sh bench/ptrace-floor.c \
 	bench/cpu-native.c tests/guests/bench/bench.c tests/guests/bench/cpuwork.h \
 	bench/mmu.sh tests/guests/mmubench/mmubench.c bench/linux.sh tests/linux/bench-guest.c
 CLEANFILES += bench/ptrace-floor$(EXEEXT) bench/cpu-native$(EXEEXT) tests/guests/bench/bench.elf

@@ -30,6 +30,7 @@
 # ran (even if an op failed under a VM: the column says "fail" and why),
 # 2 when it could not run at all.
 set -u
+. "$(dirname "$0")/lib.sh"
 
 RUNS=${RUNS:-3}
 TARGET_MS=${TARGET_MS:-400}
@@ -68,17 +69,7 @@ fi
 
 # --- timing ---
 
-timed() {
-	t_start=$(date +%s%N)
-	"$@"
-	run_status=$?
-	t_end=$(date +%s%N)
-	elapsed=$((t_end - t_start))
-}
 
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
-}
 
 # a / b with one decimal (or $3 decimals), or "-" when either is missing.
 ratio() {
@@ -136,17 +127,6 @@ calibrate() {
 	echo $n
 }
 
-# per_op N: from "T0 TN" lines, the median of (TN - T0) / N and a flag:
-# "~" when the rounds disagree by more than 25% of it or it is not positive.
-per_op() {
-	awk -v n="$1" '{ print ($2 - $1) / n }' | sort -n |
-		awk '{ v[NR] = $1 } END {
-			if (!NR) exit
-			m = v[int((NR + 1) / 2)]
-			flag = (m <= 0 || v[NR] - v[1] > 0.25 * m) ? "~" : ""
-			printf "%.1f %s\n", m, flag
-		}'
-}
 
 # measure OP: calibrate each VM, then RUNS rounds of n=0 and n=N, the VMs
 # interleaved. Sets ns_VM (a number, "fail" or "-"), flag_VM and n_VM.

@@ -27,6 +27,7 @@
 # ran (even if some operation failed; the failure is shown), 2 when it could
 # not run at all.
 set -u
+. "$(dirname "$0")/lib.sh"
 
 RUNS=${RUNS:-3}
 TARGET_MS=${TARGET_MS:-400}
@@ -65,19 +66,7 @@ fi
 
 # --- timing ---
 
-# Run a command; its wall time in ns goes to $elapsed, its status to $run_status.
-timed() {
-	t_start=$(date +%s%N)
-	"$@"
-	run_status=$?
-	t_end=$(date +%s%N)
-	elapsed=$((t_end - t_start))
-}
 
-# The median of the numbers on stdin.
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
-}
 
 # a / b with one decimal (or $3 decimals), or "-" when either is missing.
 ratio() {
@@ -135,18 +124,6 @@ calibrate() {
 	echo $n
 }
 
-# per_op N: from "T0 TN" lines (one per round), print the median of
-# (TN - T0) / N and a flag: "~" when the rounds disagree by more than 25%
-# of it or it is not positive (another process had the CPU), else "".
-per_op() {
-	awk -v n="$1" '{ print ($2 - $1) / n }' | sort -n |
-		awk '{ v[NR] = $1 } END {
-			if (!NR) exit
-			m = v[int((NR + 1) / 2)]
-			flag = (m <= 0 || v[NR] - v[1] > 0.25 * m) ? "~" : ""
-			printf "%.1f %s\n", m, flag
-		}'
-}
 
 # measure OP: for each VM, calibrate, then RUNS rounds of n=0 and n=N,
 # the VMs interleaved so that drift hits both alike. Sets ns_lilyvm, ns_qemu
