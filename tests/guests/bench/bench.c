@@ -47,62 +47,7 @@ static struct cpuwork work;
 /* --- the command line --- */
 
 /* What follows prefix in s, or NULL if s does not start with it. */
-static const char *after_prefix(const char *s, const char *prefix)
-{
-	while (*prefix)
-		if (*s++ != *prefix++)
-			return NULL;
-	return s;
-}
-
-static int same_word(const char *s, const char *word)
-{
-	while (*word)
-		if (*s++ != *word++)
-			return 0;
-	return *s == 0 || *s == ' ';
-}
-
-static uint32_t parse_uint(const char *s)
-{
-	uint32_t v = 0;
-
-	while (*s >= '0' && *s <= '9')
-		v = v * 10 + (uint32_t)(*s++ - '0');
-	return v;
-}
-
-/* The value of "key=" among the space-separated words of cmdline, or NULL. */
-static const char *find_arg(const char *cmdline, const char *key)
-{
-	const char *s = cmdline;
-
-	while (*s) {
-		const char *value = after_prefix(s, key);
-
-		if (value)
-			return value;
-		while (*s && *s != ' ')
-			s++;
-		while (*s == ' ')
-			s++;
-	}
-	return NULL;
-}
-
 /* --- descriptor tables, found through the (virtual) IDTR and GDTR --- */
-
-/* Point vector vec at handler, as an interrupt gate callable from ring dpl. */
-static void set_raw_gate(unsigned vec, void (*handler)(void), unsigned dpl)
-{
-	struct table_ptr idtr;
-	struct gate *idt;
-	uint32_t off = (uint32_t)handler;
-
-	__asm__ volatile("sidt %0" : "=m"(idtr));
-	idt = (struct gate *)idtr.base;
-	idt[vec] = (struct gate){ off & 0xffff, SEL_KCODE, 0, 0x8e | dpl << 5, off >> 16 };
-}
 
 static uint32_t read_eflags(void)
 {
@@ -280,7 +225,7 @@ static const struct op ops[] = {
 static const struct op *find_op(const char *name)
 {
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (same_word(name, ops[i].name))
+		if (cmdline_word_is(name, ops[i].name))
 			return &ops[i];
 	return NULL;
 }
@@ -301,7 +246,7 @@ void guest_main(uint32_t magic, void *mbi)
 {
 	const struct multiboot_info *info = mbi;
 	const char *cmdline = info->flags & MBI_CMDLINE ? (const char *)info->cmdline : "";
-	const char *name = find_arg(cmdline, "op="), *count = find_arg(cmdline, "n=");
+	const char *name = cmdline_arg(cmdline, "op="), *count = cmdline_arg(cmdline, "n=");
 	const struct op *op = name ? find_op(name) : NULL;
 	uint32_t n = count ? parse_uint(count) : 0;
 

@@ -234,3 +234,56 @@ void poweroff(void)
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }
+
+static const char *after_prefix(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return 0;
+	return s;
+}
+
+int cmdline_word_is(const char *s, const char *word)
+{
+	while (*word)
+		if (*s++ != *word++)
+			return 0;
+	return *s == 0 || *s == ' ';
+}
+
+uint32_t parse_uint(const char *s)
+{
+	uint32_t v = 0;
+
+	while (*s >= '0' && *s <= '9')
+		v = v * 10 + (uint32_t)(*s++ - '0');
+	return v;
+}
+
+const char *cmdline_arg(const char *cmdline, const char *key)
+{
+	const char *s = cmdline;
+
+	while (*s) {
+		const char *value = after_prefix(s, key);
+
+		if (value)
+			return value;
+		while (*s && *s != ' ')
+			s++;
+		while (*s == ' ')
+			s++;
+	}
+	return 0;
+}
+
+void set_raw_gate(unsigned vec, void (*handler)(void), unsigned dpl)
+{
+	struct table_ptr idtr;
+	struct gate *idt;
+	uint32_t off = (uint32_t)handler;
+
+	__asm__ volatile("sidt %0" : "=m"(idtr));
+	idt = (struct gate *)idtr.base;
+	idt[vec] = (struct gate){ off & 0xffff, SEL_KCODE, 0, 0x8e | dpl << 5, off >> 16 };
+}

@@ -91,6 +91,15 @@ void __attribute__((noreturn)) finish(void);
 /* Power the machine off: the ACPI S5 write QEMU's PIIX4 and lilyvm both honour. */
 void __attribute__((noreturn)) poweroff(void);
 
+/* The value of "key=" among the space-separated words of cmdline, or NULL. */
+const char *cmdline_arg(const char *cmdline, const char *key);
+/* True if the word at s (ended by a space or the end) is word. */
+int cmdline_word_is(const char *s, const char *word);
+/* The decimal number at s (digits until the first non-digit). */
+uint32_t parse_uint(const char *s);
+/* Point vector vec straight at an assembly handler (no isr_common), callable from ring dpl. */
+void set_raw_gate(unsigned vec, void (*handler)(void), unsigned dpl);
+
 /* Called by isr_common for every trap and interrupt. */
 void guest_trap(struct trap_frame *f);
 /* Each guest defines its entry point. */

@@ -327,60 +327,7 @@ static uint16_t *frame_ref(uint32_t frame)
 
 /* --- the command line --- */
 
-static const char *after_prefix(const char *s, const char *prefix)
-{
-	while (*prefix)
-		if (*s++ != *prefix++)
-			return NULL;
-	return s;
-}
-
-static int same_word(const char *s, const char *word)
-{
-	while (*word)
-		if (*s++ != *word++)
-			return 0;
-	return *s == 0 || *s == ' ';
-}
-
-static uint32_t parse_uint(const char *s)
-{
-	uint32_t v = 0;
-
-	while (*s >= '0' && *s <= '9')
-		v = v * 10 + (uint32_t)(*s++ - '0');
-	return v;
-}
-
-static const char *find_arg(const char *line, const char *key)
-{
-	const char *s = line;
-
-	while (*s) {
-		const char *value = after_prefix(s, key);
-
-		if (value)
-			return value;
-		while (*s && *s != ' ')
-			s++;
-		while (*s == ' ')
-			s++;
-	}
-	return NULL;
-}
-
 /* --- set-up: the boot space and paging --- */
-
-static void set_raw_gate(unsigned vec, void (*handler)(void), unsigned dpl)
-{
-	struct table_ptr idtr;
-	struct gate *idt;
-	uint32_t off = (uint32_t)handler;
-
-	__asm__ volatile("sidt %0" : "=m"(idtr));
-	idt = (struct gate *)idtr.base;
-	idt[vec] = (struct gate){ off & 0xffff, SEL_KCODE, 0, 0x8e | dpl << 5, off >> 16 };
-}
 
 static int user_page(uint32_t a)
 {
@@ -712,7 +659,7 @@ static const struct op ops[] = {
 static const struct op *find_op(const char *name)
 {
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (same_word(name, ops[i].name))
+		if (cmdline_word_is(name, ops[i].name))
 			return &ops[i];
 	return NULL;
 }
@@ -730,8 +677,8 @@ void guest_main(uint32_t magic, void *mbi)
 	for (i = 0; i < sizeof(cmdline) - 1 && line[i]; i++)	/* before paging hides it */
 		cmdline[i] = line[i];
 	cmdline[i] = 0;
-	name = find_arg(cmdline, "op=");
-	count = find_arg(cmdline, "n=");
+	name = cmdline_arg(cmdline, "op=");
+	count = cmdline_arg(cmdline, "n=");
 	op = name ? find_op(name) : NULL;
 	n = count ? parse_uint(count) : 0;
 
