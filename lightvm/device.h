@@ -49,6 +49,9 @@ struct device_ops {
 	int (*restore)(void *dev, struct dev_state *s);
 	/* Release the state and any host resources. */
 	void (*destroy)(void *dev);
+	/* Optional: true if the device decodes an access to a port no range
+	 * above claims (the PCI bus, for the I/O BARs the guest placed). */
+	int (*decodes)(void *dev, uint16_t port, unsigned size);
 };
 
 /* Put a device in the machine; the monitor creates one of each at start. */
@@ -92,6 +95,95 @@ void vm_console_fds(struct vm *vm, int *in_fd, int *out_fd);
 
 /* Ask the machine to stop: power-off (reset=0) or reset (reset=1). */
 void vm_request_stop(struct vm *vm, int reset, const char *why);
+
+/* Host pointer to guest-physical [gpa, gpa+len) for a device's DMA, or NULL if any of it is not RAM. */
+void *vm_dma(struct vm *vm, uint64_t gpa, size_t len);
+
+/* Count one event of a device (frames, errors) under name, a string
+ * constant; --stats prints every count. */
+void vm_count(struct vm *vm, const char *name, uint64_t n);
+
+/*
+ * A function on PCI bus 0, described by the device that implements it. The
+ * PCI bus (devices/pci.c) serves its configuration space: the IDs, one I/O
+ * BAR of io_size ports that firmware put at a fixed address and the guest
+ * may move, the command register, and INTA wired to ISA line irq.
+ */
+struct pci_function {
+	uint16_t vendor, device, subsystem_vendor, subsystem;
+	uint32_t class_code;	/* base class, subclass, programming interface */
+	uint8_t revision;
+	uint16_t io_size;	/* BAR0 size in ports: a power of two, 4 to 256 */
+	uint8_t irq;		/* set by vm_pci_attach: the line INTA drives */
+	void *dev;		/* passed to io_read and io_write */
+	/* Read size bytes at offset into BAR0. */
+	uint32_t (*io_read)(void *dev, uint16_t offset, unsigned size);
+	/* Write size bytes of value at offset into BAR0. */
+	void (*io_write)(void *dev, uint16_t offset, unsigned size, uint32_t value);
+};
+
+#define PCI_MAX_SLOTS 32
+/* Put fn in the next free slot of bus 0 (from 3, as QEMU's pc machine) and set fn->irq; -1 if full. */
+int vm_pci_attach(struct vm *vm, struct pci_function *fn);
+/* The function in slot, or NULL: for the PCI bus model. */
+struct pci_function *vm_pci_function(struct vm *vm, unsigned slot);
+
+/*
+ * A host network back end (--net TYPE,...): net-user is one. It registers
+ * with NET_BACKEND_REGISTER() and is found by name; the monitor creates the
+ * one --net names before the devices, so a NIC finds it with vm_net_present().
+ */
+struct net_backend_ops {
+	const char *name;	/* the TYPE of --net */
+	/* Start from the options after "TYPE," ("" if none); -1 with a one-line reason in err. */
+	int (*create)(struct vm *vm, const char *options, void **be, char *err, size_t errlen);
+	/* Take one Ethernet frame the guest sent. */
+	void (*send)(void *be, const uint8_t *frame, size_t len);
+	/* Stop, and release every host resource. */
+	void (*destroy)(void *be);
+};
+
+#define NET_BACKEND_REGISTER(ops)                                                 \
+	static const struct net_backend_ops *const net_backend_entry_##ops        \
+		__attribute__((section("lilyvm_net_backends"), used, aligned(sizeof(void *)))) = &ops
+
+/* True if the machine has a network back end for a NIC to attach to. */
+int vm_net_present(struct vm *vm);
+/* The NIC: deliver frames from the back end to receive(nic, frame, len). */
+void vm_net_attach_nic(struct vm *vm, void (*receive)(void *nic, const uint8_t *frame, size_t len),
+		       void *nic);
+/* The NIC: send one frame from the guest to the back end. */
+void vm_net_send(struct vm *vm, const uint8_t *frame, size_t len);
+/* The back end: deliver one frame to the guest's NIC (dropped if there is none). */
+void vm_net_receive(struct vm *vm, const uint8_t *frame, size_t len);
+
+/*
+ * Host descriptors that come and go (a back end's sockets), polled with the
+ * device timers and watched descriptors. fill() adds them with
+ * vm_poll_add() whenever the monitor polls after an I/O signal, a halt, or
+ * while wants_poll() is true; dispatch() then reads their vm_poll_revents().
+ * The source must put each descriptor in O_ASYNC mode (vm_async_fd) so that
+ * it wakes the monitor while the guest runs.
+ */
+struct vm_poll;
+struct poll_source_ops {
+	/* True if something happened that the next poll must look at (sent frames). */
+	int (*wants_poll)(void *opaque);
+	/* Add the descriptors to poll now. */
+	void (*fill)(void *opaque, struct vm_poll *p);
+	/* Act on what poll() found (every revents may be 0). */
+	void (*dispatch)(void *opaque, struct vm_poll *p);
+};
+/* Poll src (its ops stay valid while registered); -1 if too many sources. */
+int vm_add_poll_source(struct vm *vm, const struct poll_source_ops *ops, void *opaque);
+/* Stop polling the source registered with opaque. */
+void vm_remove_poll_source(struct vm *vm, void *opaque);
+/* Add fd for events (POLLIN...); returns the index for vm_poll_revents, -1 if the set is full. */
+int vm_poll_add(struct vm_poll *p, int fd, short events);
+/* What poll() returned for index (0 for -1). */
+short vm_poll_revents(struct vm_poll *p, int index);
+/* Make fd signal the monitor when it becomes ready (O_ASYNC, owned by the monitor). */
+void vm_async_fd(int fd);
 
 /* Append n bytes to a state buffer. */
 void dev_state_put(struct dev_state *s, const void *p, size_t n);

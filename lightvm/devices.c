@@ -104,24 +104,39 @@ struct device_set *devices_create(struct vm *vm)
 		}
 		set->count++;
 	}
+	/* Once more, now that every device exists: the PCI bus learns the
+	 * functions devices attached after it was created. */
+	devices_reset(set);
 	return set;
 fail:
 	devices_destroy(set);
 	return NULL;
 }
 
+/* The device that decodes an access no port range claims (a PCI BAR), or NULL. */
+static struct device_inst *dynamic_owner(struct device_set *set, uint16_t port, unsigned size)
+{
+	for (unsigned i = 0; i < set->count; i++)
+		if (set->devs[i].ops->decodes && set->devs[i].ops->decodes(set->devs[i].dev, port, size))
+			return &set->devs[i];
+	return NULL;
+}
+
 /* The device that owns every port of the access, or NULL. An access that
  * straddles two devices, or a device and a hole, is decoded by nobody,
  * unless a device claims dword accesses at its port (PCI's 0xcf8, whose
- * dword must not become a byte write to the reset register 0xcf9). */
+ * dword must not become a byte write to the reset register 0xcf9). Ports
+ * no range claims may be decoded by a device that places them at run time. */
 static struct device_inst *owner_of(struct device_set *set, uint16_t port, unsigned size)
 {
 	unsigned o = set->owner[port];
 
 	if (size == 4 && set->dword_owner[port])
 		return &set->devs[set->dword_owner[port] - 1];
-	if (!o || (uint32_t)port + size > NPORTS)
+	if ((uint32_t)port + size > NPORTS)
 		return NULL;
+	if (!o)
+		return dynamic_owner(set, port, size);
 	for (unsigned i = 1; i < size; i++)
 		if (set->owner[port + i] != o)
 			return NULL;

@@ -7,5 +7,6 @@
 LIGHTVM_DEVICE_SOURCES = lightvm/device.h lightvm/devices.h lightvm/devices.c \
 	lightvm/devices/pic.c lightvm/devices/pit.c lightvm/devices/uart.c \
 	lightvm/devices/cmos.c lightvm/devices/debugport.c lightvm/devices/i8042.c \
-	lightvm/devices/power.c lightvm/devices/pci.c
+	lightvm/devices/power.c lightvm/devices/pci.c lightvm/virtio.h lightvm/virtio.c \
+	lightvm/devices/virtio-net.c
 EXTRA_DIST += lightvm/devices/README.md

@@ -21,6 +21,7 @@ struct lvm_config {
 	enum lvm_serial serial;
 	const char *serial_path;	/* LVM_SERIAL_FILE */
 	int stats;		/* print trap statistics on exit */
+	const char *net;	/* network back end, "TYPE[,OPTIONS]" (--net), or NULL */
 };
 
 /* How a run ended. */

@@ -13,10 +13,12 @@ lightvm_lilyvm_SOURCES = lightvm/main.c lightvm/lightvm.h lightvm/vm.h lightvm/v
 	lightvm/symbols.h lightvm/symbols.c lightvm/console.c lightvm/report.c \
 	lightvm/crash.h lightvm/crash.c lightvm/log.h lightvm/log.c lightvm/device.h \
 	lightvm/stub_blob.S ports/multiboot/multiboot.h ports/multiboot/multiboot.c \
-	$(LIGHTVM_DEVICE_SOURCES)
-lightvm_lilyvm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(CAPSTONE_CFLAGS) $(LIBUNWIND_CFLAGS)
+	lightvm/net.h lightvm/net.c $(LIGHTVM_DEVICE_SOURCES) $(NET_USER_SOURCES)
+lightvm_lilyvm_CFLAGS = $(AM_CFLAGS) $(LIBELF_CFLAGS) $(CAPSTONE_CFLAGS) $(LIBUNWIND_CFLAGS) \
+	$(SLIRP_CFLAGS)
 lightvm_lilyvm_CCASFLAGS = -Wa,-I.
-lightvm_lilyvm_LDADD = mmu-emu/libmmu.a $(LINUXBOOT_LIBS) $(LIBELF_LIBS) $(CAPSTONE_LIBS) $(LIBUNWIND_LOCAL_LIBS)
+lightvm_lilyvm_LDADD = mmu-emu/libmmu.a $(LINUXBOOT_LIBS) $(LIBELF_LIBS) $(CAPSTONE_LIBS) $(LIBUNWIND_LOCAL_LIBS) \
+	$(SLIRP_LIBS)
 EXTRA_lightvm_lilyvm_DEPENDENCIES = lightvm/stub.elf
 EXTRA_DIST += lightvm/stub.ld lightvm/README.md ports/multiboot/README.md
 

@@ -17,7 +17,7 @@ static const struct {
 	{ "trap", TRACE_TRAP }, { "site", TRACE_SITE }, { "miss", TRACE_MISS },
 	{ "io", TRACE_IO },	{ "irq", TRACE_IRQ },	{ "exc", TRACE_EXC },
 	{ "seg", TRACE_SEG },	{ "syscall", TRACE_SYSCALL }, { "timer", TRACE_TIMER },
-	{ "pf", TRACE_PF },	{ "all", ~0u },
+	{ "pf", TRACE_PF },	{ "net", TRACE_NET },	{ "all", ~0u },
 };
 
 void log_set_level(enum log_level level)
@@ -49,7 +49,7 @@ int log_set_trace(const char *list)
 
 const char *log_trace_names(void)
 {
-	return "trap,site,miss,io,irq,exc,seg,syscall,timer,all";
+	return "trap,site,miss,io,irq,exc,seg,syscall,timer,pf,net,all";
 }
 
 int log_tracing(unsigned mask)

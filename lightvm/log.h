@@ -20,6 +20,7 @@ enum trace_class {
 	TRACE_SYSCALL = 1u << 7,	/* system-call instructions of the child */
 	TRACE_TIMER = 1u << 8,	/* host timers */
 	TRACE_PF = 1u << 9,	/* guest page faults the monitor resolves or raises */
+	TRACE_NET = 1u << 10,	/* frames between the NIC and the network back end */
 };
 
 /* Messages at or below this level are printed (default LOG_INFO). */

@@ -17,10 +17,14 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: lilyvm run KERNEL|--linux BZIMAGE [--mem SIZE] [--append ARGS]\n"
 		   "                  [--initrd FILE] [--serial stdio|pty|file:PATH]\n"
-		   "                  [--trace CLASS,...] [--stats]\n"
+		   "                  [--net user[,OPTION...]] [--trace CLASS,...] [--stats]\n"
 		   "  KERNEL   a Multiboot kernel rewritten by lilyvm-rewrite\n"
 		   "  --linux  a stock i386 Linux bzImage (rewritten on first use, cached)\n"
 		   "  --mem    guest RAM, e.g. 128M or 1G (default 128M, 256M for Linux)\n"
+		   "  --net    a virtio-net card; user: TCP/IP through host sockets (libslirp),\n"
+		   "           options as QEMU's -netdev user: hostfwd=tcp|udp:[HOSTADDR]:PORT-\n"
+		   "           [GUESTADDR]:PORT (HOSTADDR defaults to 127.0.0.1), restrict=on|off,\n"
+		   "           ipv6=on|off, net=ADDR/BITS, host=, dhcpstart=, dns=, hostname=\n"
 		   "  --trace  %s\n"
 		   "On a terminal, Ctrl-A x stops the guest.\n", log_trace_names());
 }
@@ -74,6 +78,7 @@ static void parse_args(int argc, char **argv, struct lvm_config *cfg)
 		{ "initrd", required_argument, NULL, 'i' }, { "serial", required_argument, NULL, 's' },
 		{ "trace", required_argument, NULL, 't' },  { "stats", no_argument, NULL, 'S' },
 		{ "linux", required_argument, NULL, 'L' },  { "help", no_argument, NULL, 'h' },
+		{ "net", required_argument, NULL, 'n' },
 		{ 0 }
 	};
 	int c, mem_given = 0;
@@ -105,6 +110,7 @@ static void parse_args(int argc, char **argv, struct lvm_config *cfg)
 				bad_usage("--trace %s: unknown trace class", optarg);
 			break;
 		case 'S': cfg->stats = 1; break;
+		case 'n': cfg->net = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_usage("%s: unknown option or missing argument", argv[optind - 1]);
 		}

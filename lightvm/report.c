@@ -112,4 +112,9 @@ void lvm_print_stats(const struct vm *vm, FILE *f)
 		vm->n_views, MAX_VIEWS, (unsigned long long)vm->stats.views_made + 1,
 		(unsigned long long)vm->stats.views_reused);
 	fprintf(f, "  guest pages mapped at exit: %zu, in %zu host mappings\n", pages, vmas);
+	if (vm->n_counters)
+		fprintf(f, "device events:\n");
+	for (size_t i = 0; i < vm->n_counters; i++)
+		fprintf(f, "  %-52s %12llu\n", vm->counters[i].name,
+			(unsigned long long)vm->counters[i].n);
 }

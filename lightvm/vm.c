@@ -31,6 +31,7 @@
 #include "lightvm/emulate.h"
 #include "lightvm/linux.h"
 #include "lightvm/log.h"
+#include "lightvm/net.h"
 #include "lightvm/paging.h"
 #include "lightvm/sitetab.h"
 #include "lightvm/symbols.h"
@@ -49,10 +50,15 @@ struct vm_timer {
 static volatile pid_t kick_target;
 /* A host event came while no child ran: kick it as soon as it runs again. */
 static volatile sig_atomic_t wakeup_pending;
+/* A descriptor signalled readiness: the poll sources' are polled at the next stop. */
+static volatile sig_atomic_t io_signalled;
 
 static void kick_on_signal(int sig)
 {
 	int saved = errno;
+
+	if (sig == SIGIO)
+		io_signalled = 1;
 
 	if (kick_target)
 		syscall(SYS_tgkill, kick_target, kick_target, SIGUSR1);
@@ -191,12 +197,12 @@ void vm_timer_free(struct vm_timer *t)
 	free(t);
 }
 
-/* Ask for SIGIO when fd becomes readable (on), or stop asking. */
+/* Ask for SIGIO when fd becomes ready (on), or stop asking. */
 static void signal_readiness(int fd, int on)
 {
 	int fl = fcntl(fd, F_GETFL);
 
-	if (fl < 0)
+	if (fl < 0 || !!(fl & O_ASYNC) == !!on)
 		return;
 	if (on)
 		fcntl(fd, F_SETOWN, getpid());
@@ -223,15 +229,66 @@ void vm_unwatch_fd(struct vm *vm, int fd)
 }
 
 /* What one poll() covers, and who to call for each entry. */
-struct poll_set {
-	struct pollfd fds[MAX_TIMERS + MAX_WATCH];
+struct vm_poll {
+	struct pollfd fds[MAX_TIMERS + MAX_WATCH + MAX_POLL_FDS];
 	struct vm_timer *timer[MAX_TIMERS + MAX_WATCH];
 	struct watch watch[MAX_TIMERS + MAX_WATCH];
-	size_t n;
+	size_t n, n_own;	/* entries; those of timers and watches (the sources' follow) */
+	size_t n_sources;	/* sources filled in: vm->sources[0 .. n_sources) */
 	int wakers;		/* timers armed and fds watched: things that can make an interrupt */
 };
 
-static void build_poll_set(struct vm *vm, struct poll_set *ps)
+int vm_poll_add(struct vm_poll *p, int fd, short events)
+{
+	if (p->n == sizeof(p->fds) / sizeof(p->fds[0]))
+		return -1;
+	p->fds[p->n] = (struct pollfd){ fd, events, 0 };
+	p->wakers++;
+	return (int)(p->n++ - p->n_own);
+}
+
+short vm_poll_revents(struct vm_poll *p, int index)
+{
+	return index >= 0 && p->n_own + index < p->n ? p->fds[p->n_own + index].revents : 0;
+}
+
+void vm_async_fd(int fd)
+{
+	signal_readiness(fd, 1);
+}
+
+int vm_add_poll_source(struct vm *vm, const struct poll_source_ops *ops, void *opaque)
+{
+	if (vm->n_sources == MAX_POLL_SOURCES)
+		return -1;
+	vm->sources[vm->n_sources++] = (struct poll_src){ ops, opaque };
+	return 0;
+}
+
+void vm_remove_poll_source(struct vm *vm, void *opaque)
+{
+	for (size_t i = 0; i < vm->n_sources; i++)
+		if (vm->sources[i].opaque == opaque) {
+			memmove(&vm->sources[i], &vm->sources[i + 1],
+				(vm->n_sources - i - 1) * sizeof(vm->sources[0]));
+			vm->n_sources--;
+			return;
+		}
+}
+
+/* True if the poll sources must be asked for their descriptors now. */
+static int sources_due(struct vm *vm)
+{
+	int due = io_signalled;
+
+	io_signalled = 0;
+	for (size_t i = 0; i < vm->n_sources; i++)
+		if (vm->sources[i].ops->wants_poll(vm->sources[i].opaque))
+			due = 1;
+	return due;
+}
+
+static void build_poll_set(struct vm *vm, struct vm_poll *ps, int with_sources)
 {
 	ps->n = ps->wakers = 0;
 	for (int i = 0; i < MAX_TIMERS; i++)
@@ -246,12 +303,16 @@ static void build_poll_set(struct vm *vm, struct poll_set *ps)
 		ps->fds[ps->n++] = (struct pollfd){ vm->watch[i].fd, POLLIN, 0 };
 		ps->wakers++;
 	}
+	ps->n_own = ps->n;
+	ps->n_sources = with_sources ? vm->n_sources : 0;
+	for (size_t i = 0; i < ps->n_sources; i++)
+		vm->sources[i].ops->fill(vm->sources[i].opaque, ps);
 }
 
-/* Run the callbacks of everything poll() found ready. */
-static void serve(struct poll_set *ps)
+/* Run the callbacks of everything poll() found ready, then the sources'. */
+static void serve(struct vm *vm, struct vm_poll *ps)
 {
-	for (size_t i = 0; i < ps->n; i++) {
+	for (size_t i = 0; i < ps->n_own; i++) {
 		uint64_t expirations;
 
 		if (!ps->fds[i].revents)
@@ -265,16 +326,20 @@ static void serve(struct poll_set *ps)
 			ps->watch[i].fn(ps->watch[i].opaque);
 		}
 	}
+	for (size_t i = 0; i < ps->n_sources && i < vm->n_sources; i++)
+		vm->sources[i].ops->dispatch(vm->sources[i].opaque, ps);
 }
 
 /* Serve every timer and descriptor that is ready, without waiting. */
 static void serve_ready(struct vm *vm)
 {
-	struct poll_set ps;
+	struct vm_poll ps;
+	int ready;
 
-	build_poll_set(vm, &ps);
-	if (ps.n && poll(ps.fds, ps.n, 0) > 0)
-		serve(&ps);
+	build_poll_set(vm, &ps, sources_due(vm));
+	ready = ps.n ? poll(ps.fds, ps.n, 0) : 0;
+	if (ready > 0 || ps.n_sources)
+		serve(vm, &ps);
 }
 
 int vm_wait_child(struct vm *vm, struct child_event *ev)
@@ -298,19 +363,64 @@ int vm_wait_child(struct vm *vm, struct child_event *ev)
 
 int vm_wait_interrupt(struct vm *vm)
 {
-	struct poll_set ps;
+	struct vm_poll ps;
 
 	while (!vm_irq_pending(vm)) {
 		if (vm->stop)
 			return -1;
-		build_poll_set(vm, &ps);
+		io_signalled = 0;
+		build_poll_set(vm, &ps, 1);
 		if (!ps.wakers)
 			return -1;
 		if (poll(ps.fds, ps.n, -1) < 0 && errno != EINTR)
 			return -1;
-		serve(&ps);
+		serve(vm, &ps);
 	}
 	return 0;
+}
+
+void *vm_dma(struct vm *vm, uint64_t gpa, size_t len)
+{
+	return gpa_ptr(vm, gpa, len);
+}
+
+void vm_count(struct vm *vm, const char *name, uint64_t n)
+{
+	size_t i = 0;
+
+	while (i < vm->n_counters && vm->counters[i].name != name &&
+	       strcmp(vm->counters[i].name, name))
+		i++;
+	if (i == MAX_COUNTERS)
+		return;
+	if (i == vm->n_counters)
+		vm->counters[vm->n_counters++] = (struct counter){ name, 0 };
+	vm->counters[i].n += n;
+}
+
+/* PIIX wiring as QEMU's SeaBIOS leaves it: slot s's INTA is PIRQ (s & 3),
+ * and PIRQA..D are routed to ISA lines 10, 10, 11, 11. */
+static uint8_t slot_irq(unsigned slot)
+{
+	static const uint8_t pirq_line[4] = { 10, 10, 11, 11 };
+
+	return pirq_line[slot & 3];
+}
+
+int vm_pci_attach(struct vm *vm, struct pci_function *fn)
+{
+	for (unsigned slot = 3; slot < PCI_MAX_SLOTS; slot++)
+		if (!vm->pci[slot]) {
+			vm->pci[slot] = fn;
+			fn->irq = slot_irq(slot);
+			return (int)slot;
+		}
+	return -1;
+}
+
+struct pci_function *vm_pci_function(struct vm *vm, unsigned slot)
+{
+	return slot < PCI_MAX_SLOTS ? vm->pci[slot] : NULL;
 }
 
 void vm_account(struct vm *vm, enum stat_kind kind, unsigned cls, uint64_t ns)
@@ -518,6 +628,8 @@ struct vm *lvm_create(const struct lvm_config *cfg, char *err, size_t errlen)
 	pin_to_this_cpu();
 	if (make_wakeups(vm) || paging_init(vm, err, errlen))
 		goto fail;
+	if (vm->cfg.net && net_start(vm, vm->cfg.net, err, errlen))
+		goto fail;
 	if (lvm_open_console(vm, err, errlen) || !(vm->devs = devices_create(vm))) {
 		if (!*err)
 			snprintf(err, errlen, "cannot create the devices");
@@ -545,6 +657,7 @@ void lvm_destroy(struct vm *vm)
 		return;
 	if (vm->devs)
 		devices_destroy(vm->devs);
+	net_stop(vm);
 	paging_destroy(vm);
 	lvm_close_console(vm);
 	if (vm->ram)

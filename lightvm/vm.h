@@ -112,6 +112,21 @@ struct view {
 
 #define MAX_WATCH 32
 #define MAX_TIMERS 16
+#define MAX_POLL_SOURCES 4
+#define MAX_POLL_FDS 1024	/* descriptors of all poll sources together */
+#define MAX_COUNTERS 64
+
+/* A poll source (device.h) and whether the poll being built includes it. */
+struct poll_src {
+	const struct poll_source_ops *ops;
+	void *opaque;
+};
+
+/* A device event count for --stats (vm_count). */
+struct counter {
+	const char *name;
+	uint64_t n;
+};
 
 #define MAX_SEGS 8
 
@@ -156,6 +171,15 @@ struct vm {
 	struct watch watch[MAX_WATCH];
 	struct vm_timer *timers[MAX_TIMERS];
 	size_t n_watch;
+	struct poll_src sources[MAX_POLL_SOURCES];
+	size_t n_sources;
+	struct counter counters[MAX_COUNTERS];
+	size_t n_counters;
+	struct pci_function *pci[PCI_MAX_SLOTS];
+	const struct net_backend_ops *net_ops;	/* --net, or NULL (net.c) */
+	void *net_be;
+	void (*nic_receive)(void *nic, const uint8_t *frame, size_t len);
+	void *nic;
 	int stop;		/* 1: power-off, 2: reset, 3: error */
 	int unsupported;	/* the error is something not emulated yet */
 	char stop_reason[512];

@@ -28,8 +28,21 @@ struct watch {
 	void *opaque;
 };
 
+#define MAX_COUNTS 32
+#define MAX_SENT 64
+
 struct vm {
 	uint64_t ram_bytes;
+	uint8_t *ram;
+	struct pci_function *pci[PCI_MAX_SLOTS];
+	int net;
+	void (*nic_receive)(void *nic, const uint8_t *frame, size_t len);
+	void *nic;
+	uint8_t *sent[MAX_SENT];
+	size_t sent_len[MAX_SENT];
+	unsigned n_sent;
+	const char *count_name[MAX_COUNTS];
+	uint64_t count[MAX_COUNTS];
 	const struct intc_ops *intc;
 	void *intc_opaque;
 	int level[NIRQ];
@@ -61,6 +74,9 @@ struct vm *fakevm_new(uint64_t ram_bytes)
 	fcntl(vm->in_pipe[0], F_SETFL, O_NONBLOCK);
 	fcntl(vm->out_pipe[0], F_SETFL, O_NONBLOCK);
 	vm->ram_bytes = ram_bytes;
+	vm->ram = calloc(1, ram_bytes ? ram_bytes : 1);
+	if (!vm->ram)
+		die("cannot allocate the fake RAM");
 	return vm;
 }
 
@@ -70,6 +86,9 @@ void fakevm_free(struct vm *vm)
 	close(vm->in_pipe[1]);
 	close(vm->out_pipe[0]);
 	close(vm->out_pipe[1]);
+	for (unsigned i = 0; i < vm->n_sent; i++)
+		free(vm->sent[i]);
+	free(vm->ram);
 	free(vm);
 }
 
@@ -279,4 +298,94 @@ void vm_request_stop(struct vm *vm, int reset, const char *why)
 uint64_t vm_ram_bytes(struct vm *vm)
 {
 	return vm->ram_bytes;
+}
+
+void *vm_dma(struct vm *vm, uint64_t gpa, size_t len)
+{
+	return gpa <= vm->ram_bytes && len <= vm->ram_bytes - gpa ? vm->ram + gpa : NULL;
+}
+
+void vm_count(struct vm *vm, const char *name, uint64_t n)
+{
+	unsigned i = 0;
+
+	while (i < MAX_COUNTS && vm->count_name[i] && strcmp(vm->count_name[i], name))
+		i++;
+	if (i == MAX_COUNTS)
+		die("too many counters");
+	vm->count_name[i] = name;
+	vm->count[i] += n;
+}
+
+int vm_pci_attach(struct vm *vm, struct pci_function *fn)
+{
+	for (unsigned slot = 3; slot < PCI_MAX_SLOTS; slot++)
+		if (!vm->pci[slot]) {
+			vm->pci[slot] = fn;
+			fn->irq = 11;
+			return (int)slot;
+		}
+	return -1;
+}
+
+struct pci_function *vm_pci_function(struct vm *vm, unsigned slot)
+{
+	return slot < PCI_MAX_SLOTS ? vm->pci[slot] : NULL;
+}
+
+int vm_net_present(struct vm *vm)
+{
+	return vm->net;
+}
+
+void vm_net_attach_nic(struct vm *vm, void (*receive)(void *nic, const uint8_t *frame, size_t len),
+		       void *nic)
+{
+	vm->nic_receive = receive;
+	vm->nic = nic;
+}
+
+void vm_net_send(struct vm *vm, const uint8_t *frame, size_t len)
+{
+	if (vm->n_sent == MAX_SENT)
+		die("too many frames sent");
+	vm->sent[vm->n_sent] = malloc(len ? len : 1);
+	if (!vm->sent[vm->n_sent])
+		die("out of memory");
+	memcpy(vm->sent[vm->n_sent], frame, len);
+	vm->sent_len[vm->n_sent++] = len;
+}
+
+void fakevm_enable_net(struct vm *vm)
+{
+	vm->net = 1;
+}
+
+uint8_t *fakevm_ram(struct vm *vm)
+{
+	return vm->ram;
+}
+
+void fakevm_net_deliver(struct vm *vm, const void *frame, size_t len)
+{
+	if (!vm->nic_receive)
+		die("no NIC attached");
+	vm->nic_receive(vm->nic, frame, len);
+}
+
+unsigned fakevm_net_sent(struct vm *vm, unsigned i, const uint8_t **frame, size_t *len)
+{
+	if (i < vm->n_sent) {
+		*frame = vm->sent[i];
+		*len = vm->sent_len[i];
+	}
+	return vm->n_sent;
+}
+
+uint64_t fakevm_count(struct vm *vm, const char *name)
+{
+	for (unsigned i = 0; i < MAX_COUNTS && vm->count_name[i]; i++)
+		if (!strcmp(vm->count_name[i], name))
+			return vm->count[i];
+	return 0;
 }

@@ -47,4 +47,15 @@ int fakevm_console_in_fd(struct vm *vm);
 /* Stop requests so far; the last one's kind (reset) and reason. */
 unsigned fakevm_stops(struct vm *vm, int *reset, const char **why);
 
+/* Give the machine a network back end (before devices_create) whose frames the test sees. */
+void fakevm_enable_net(struct vm *vm);
+/* The fake guest RAM, for building rings and buffers. */
+uint8_t *fakevm_ram(struct vm *vm);
+/* Hand a frame from the "host" to the attached NIC. */
+void fakevm_net_deliver(struct vm *vm, const void *frame, size_t len);
+/* Frames the NIC sent so far; frame i in *frame and *len when i is below the count. */
+unsigned fakevm_net_sent(struct vm *vm, unsigned i, const uint8_t **frame, size_t *len);
+/* The total vm_count() gave name. */
+uint64_t fakevm_count(struct vm *vm, const char *name);
+
 #endif
