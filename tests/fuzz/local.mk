@@ -14,7 +14,9 @@
 # and a few entries poked into a small RAM, so the fuzzer finds its way
 # alone); its corpus is tests/fuzz/corpus-walk. `make fuzz-linuxboot` does the
 # same for ports/linux (bzImage header, decompressors, the boot protocol) for
-# FUZZ_WALK_SECONDS into tests/fuzz/corpus-linuxboot.
+# FUZZ_WALK_SECONDS into tests/fuzz/corpus-linuxboot. `make fuzz-virtio`
+# drives the virtio-net card (registers, rings in guest RAM, frames from the
+# host) and the `--net user` option parser into tests/fuzz/corpus-virtio.
 FUZZ_SECONDS = 600
 FUZZ_WALK_SECONDS = 300
 FUZZ_MAX_LEN = 65536
@@ -71,7 +73,22 @@ tests/fuzz/fuzz-linuxboot: $(srcdir)/tests/fuzz/fuzz-linuxboot.c $(FUZZ_LINUX_C_
 		$(srcdir)/tests/fuzz/fuzz-linuxboot.c $(FUZZ_LINUX_C_FILES) $(LZMA_LIBS) \
 		$(ZLIB_LIBS) $(ZSTD_LIBS)
 
-fuzz: fuzz-elf fuzz-walk fuzz-linuxboot
+# The card, the virtio transport and the option parser, with the harness's
+# stand-ins for the machine's services.
+FUZZ_VIRTIO_C_FILES = $(srcdir)/tests/fuzz/fuzz-virtio.c $(srcdir)/lightvm/virtio.c \
+	$(srcdir)/lightvm/devices/virtio-net.c $(srcdir)/lightvm/devices.c $(srcdir)/lightvm/log.c \
+	$(srcdir)/net-user/options.c
+tests/fuzz/fuzz-virtio: $(FUZZ_VIRTIO_C_FILES) $(srcdir)/lightvm/virtio.h $(srcdir)/lightvm/device.h
+	@mkdir -p tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(AM_CPPFLAGS) $(AM_CFLAGS) $(FUZZ_SANITIZE) -o $@ $(FUZZ_VIRTIO_C_FILES)
+
+fuzz: fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio
+
+fuzz-virtio: tests/fuzz/fuzz-virtio
+	@mkdir -p tests/fuzz/corpus-virtio tests/fuzz/artifacts
+	tests/fuzz/fuzz-virtio -max_total_time=$(FUZZ_WALK_SECONDS) -max_len=8192 -close_fd_mask=2 \
+		-timeout=$(FUZZ_TIMEOUT) -artifact_prefix=tests/fuzz/artifacts/virtio- \
+		-print_final_stats=1 tests/fuzz/corpus-virtio
 
 fuzz-linuxboot: tests/fuzz/fuzz-linuxboot
 	@mkdir -p tests/fuzz/corpus-linuxboot tests/fuzz/artifacts
@@ -93,12 +110,12 @@ fuzz-elf: tests/fuzz/fuzz_elf tests/fuzz/seeds.stamp
 		-artifact_prefix=tests/fuzz/artifacts/ -print_final_stats=1 \
 		tests/fuzz/corpus tests/fuzz/seeds
 else
-fuzz fuzz-elf fuzz-walk fuzz-linuxboot:
+fuzz fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio:
 	@echo "make fuzz: clang not found: install the Debian packages clang and libclang-rt-dev" >&2
 	@exit 1
 endif
-.PHONY: fuzz fuzz-elf fuzz-walk fuzz-linuxboot
+.PHONY: fuzz fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio
 
-CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/fuzz-walk tests/fuzz/fuzz-linuxboot tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
+CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/fuzz-walk tests/fuzz/fuzz-linuxboot tests/fuzz/fuzz-virtio tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
 	tests/fuzz/seeds.stamp
-EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/fuzz-walk.c tests/fuzz/fuzz-linuxboot.c tests/fuzz/seed.S tests/fuzz/elf.dict
+EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/fuzz-walk.c tests/fuzz/fuzz-linuxboot.c tests/fuzz/fuzz-virtio.c tests/fuzz/seed.S tests/fuzz/elf.dict
