@@ -13,7 +13,7 @@ build="$top/build"
 packages=(
 	gcc make autoconf automake pkgconf binutils gcc-multilib
 	libelf-dev libcapstone-dev libunwind-dev libslirp-dev libglib2.0-dev
-	liblzma-dev zlib1g-dev libzstd-dev qemu-system-x86 cpio
+	liblzma-dev zlib1g-dev libzstd-dev qemu-system-x86 cpio python3 curl
 )
 
 as_root() {

@@ -8,9 +8,11 @@
 #
 # The initramfs (gzipped newc cpio, every file owned by root without fakeroot:
 # cpio -R 0:0) holds /bin/busybox and a link for each of its applets; /dev,
-# /proc, /sys, /tmp, /run, /root; /etc/passwd, group and hostname; /init; and
-# /etc/inittab for busybox init, which /init hands PID 1 to (see init). It is
-# byte for byte the same whoever makes it.
+# /proc, /sys, /tmp, /run, /root; /etc/passwd, group and hostname; /init;
+# /etc/inittab for busybox init, which /init hands PID 1 to (see init); and
+# /etc/udhcpc/default.script (udhcpc.script), which busybox's DHCP client
+# runs to configure the interface. It is byte for byte the same whoever
+# makes it.
 #
 # usage: mkguest.sh [-o INITRD FILE...]
 #   Prints two lines, "bzimage PATH" and "initramfs PATH", both in the cache.
@@ -23,26 +25,33 @@
 #                       (default: ${XDG_CACHE_HOME:-~/.cache}/lilyvm/guest)
 #
 # The cache is keyed by the package versions (and the initramfs also by the
-# contents of init and this script), so a second run with nothing new in the
-# apt lists does nothing but print the paths. With apt knowing no package
-# at all (no lists), the last image made is used.
+# contents of init, udhcpc.script and this script), so a second run with
+# nothing new in the apt lists does nothing but print the paths. With apt
+# knowing no package at all (no lists), the last image made is used.
 #
-# The kernel needs no modules: the 686 flavour has the 8250 serial console,
-# devtmpfs, tmpfs, proc, sysfs, unix sockets and the CMOS RTC built in
-# (checked in its config and modules.builtin), so GUEST_MODULES is empty and
-# the unpacked package keeps only boot/ and the modules.* indexes.
+# The 686 flavour has the 8250 serial console, devtmpfs, tmpfs, proc, sysfs,
+# unix sockets, IPv4 and the CMOS RTC built in (checked in its config and
+# modules.builtin). Only the NIC is a module: virtio-net and what it needs
+# (GUEST_MODULES, in the order /init loads them when it finds a virtio-net
+# PCI function); the unpacked package keeps only boot/, those modules and the
+# modules.* indexes.
 set -u
 
 CACHE=${LILYVM_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lilyvm/guest}
 HERE=$(cd "$(dirname "$0")" && pwd)
 INIT=$HERE/init
+UDHCPC_SCRIPT=$HERE/udhcpc.script
 SELF=$HERE/mkguest.sh
 # Debian names the plain bzImage package ...-686-unsigned, the signed one ...-686;
 # both hold the same /boot/vmlinuz-6.1.0-N-686. The unsigned one is preferred.
 KERNEL_RE='^linux-image-6\.1\.0-[0-9]+-686(-unsigned)?$'
 BUSYBOX=busybox-static
-# Modules to put in the image, as paths under lib/modules/VERSION/kernel/.
-GUEST_MODULES=
+# Modules to put in the image, as paths under lib/modules/VERSION/kernel/,
+# each after the modules it needs (modules.dep is made by depmod at install
+# time, so the package has none: /init loads them in this order).
+GUEST_MODULES="net/core/failover.ko drivers/net/net_failover.ko drivers/virtio/virtio.ko
+drivers/virtio/virtio_ring.ko drivers/virtio/virtio_pci_legacy_dev.ko
+drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko drivers/net/virtio_net.ko"
 HOSTNAME=lilyvm
 
 die() {
@@ -236,7 +245,13 @@ stage_tree() {
 	printf '%s\n' "$HOSTNAME" >etc/hostname
 	# busybox init (PID 1 once /init has set up) runs only "/init console".
 	printf '::once:/init console\n' >etc/inittab
+	# The NIC's modules in load order, for /init.
+	printf '%s\n' $GUEST_MODULES >etc/modules-nic
 	cp "$INIT" init && chmod 755 init || die "cannot copy $INIT"
+	# Where Debian's busybox udhcpc looks for its script (upstream's
+	# /usr/share/udhcpc/ is patched to /etc/udhcpc/).
+	mkdir -p etc/udhcpc && cp "$UDHCPC_SCRIPT" etc/udhcpc/default.script &&
+		chmod 755 etc/udhcpc/default.script || die "cannot copy $UDHCPC_SCRIPT"
 }
 
 # overlay OUT FILE...: OUT = the base initramfs, then an archive of the FILEs.
@@ -265,6 +280,7 @@ for tool in apt-get apt-cache dpkg-deb cpio gzip sha256sum; do
 	command -v "$tool" >/dev/null || die "no $tool: install the Debian package that has it"
 done
 [ -f "$INIT" ] || die "no $INIT"
+[ -f "$UDHCPC_SCRIPT" ] || die "no $UDHCPC_SCRIPT"
 mkdir -p "$CACHE" || die "cannot create $CACHE"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mkguest.XXXXXX") || die "cannot make a work directory"
 trap 'rm -rf "$WORK"' EXIT
@@ -279,7 +295,7 @@ for f in "$KTREE"/boot/vmlinuz-*-686; do
 	BZIMAGE=$f
 done
 # The image's name: the kernel release, and a hash of everything it is made of.
-key=$( (echo "$KPKG $KVER $BPKG $BVER $GUEST_MODULES $HOSTNAME"; cat "$INIT" "$SELF") |
+key=$( (echo "$KPKG $KVER $BPKG $BVER $GUEST_MODULES $HOSTNAME"; cat "$INIT" "$UDHCPC_SCRIPT" "$SELF") |
 	sha256sum | cut -c1-12)
 INITRAMFS=$CACHE/initramfs-$(basename "$BZIMAGE" | sed 's/^vmlinuz-//')-$key.cpio.gz
 if [ ! -s "$INITRAMFS" ]; then

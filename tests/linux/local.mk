@@ -3,4 +3,5 @@
 # guest image is made from Debian's i386 packages the first time
 # (ports/linux/mkguest.sh); without QEMU or the packages it is skipped.
 TESTS += tests/linux/session.sh
-EXTRA_DIST += tests/linux/session.sh tests/linux/session.in tests/linux/guestprog.c
+EXTRA_DIST += tests/linux/session.sh tests/linux/harness.sh tests/linux/session.in \
+	tests/linux/guestprog.c
