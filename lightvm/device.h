@@ -139,6 +139,8 @@ struct net_backend_ops {
 	int (*create)(struct vm *vm, const char *options, void **be, char *err, size_t errlen);
 	/* Take one Ethernet frame the guest sent. */
 	void (*send)(void *be, const uint8_t *frame, size_t len);
+	/* The link's MTU: the largest IP packet either side may send. */
+	unsigned (*mtu)(void *be);
 	/* Stop, and release every host resource. */
 	void (*destroy)(void *be);
 };
@@ -152,6 +154,8 @@ int vm_net_present(struct vm *vm);
 /* The NIC: deliver frames from the back end to receive(nic, frame, len). */
 void vm_net_attach_nic(struct vm *vm, void (*receive)(void *nic, const uint8_t *frame, size_t len),
 		       void *nic);
+/* The NIC: the back end's MTU, which it tells the guest driver. */
+unsigned vm_net_mtu(struct vm *vm);
 /* The NIC: send one frame from the guest to the back end. */
 void vm_net_send(struct vm *vm, const uint8_t *frame, size_t len);
 /* The back end: deliver one frame to the guest's NIC (dropped if there is none). */

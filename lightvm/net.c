@@ -75,6 +75,11 @@ void vm_net_attach_nic(struct vm *vm, void (*receive)(void *nic, const uint8_t *
 	vm->nic = nic;
 }
 
+unsigned vm_net_mtu(struct vm *vm)
+{
+	return vm->net_ops ? vm->net_ops->mtu(vm->net_be) : 1500;
+}
+
 void vm_net_send(struct vm *vm, const uint8_t *frame, size_t len)
 {
 	trace(TRACE_NET, "guest sends a frame of %zu bytes", len);

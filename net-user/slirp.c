@@ -255,7 +255,9 @@ static void slirp_config(const struct netuser_opts *o, SlirpConfig *cfg)
 			      .vprefix_len = 64,
 			      .vhostname = o->hostname[0] ? o->hostname : NULL,
 			      .vdhcp_start = o->dhcp_start,
-			      .vnameserver = o->dns };
+			      .vnameserver = o->dns,
+			      .if_mtu = o->mtu,
+			      .if_mru = o->mtu };
 	/* QEMU's IPv6 defaults: fec0::/64, the host fec0::2, DNS fec0::3. */
 	inet_pton(AF_INET6, "fec0::", &cfg->vprefix_addr6);
 	inet_pton(AF_INET6, "fec0::2", &cfg->vhost6);
@@ -313,8 +315,14 @@ fail:
 	return -1;
 }
 
+static unsigned user_mtu(void *be)
+{
+	return ((struct netuser *)be)->opts.mtu;
+}
+
 static const struct net_backend_ops user_ops = {
 	.name = "user",
+	.mtu = user_mtu,
 	.create = user_create,
 	.send = user_send,
 	.destroy = user_destroy,

@@ -333,6 +333,12 @@ struct pci_function *vm_pci_function(struct vm *vm, unsigned slot)
 	return slot < PCI_MAX_SLOTS ? vm->pci[slot] : NULL;
 }
 
+unsigned vm_net_mtu(struct vm *vm)
+{
+	(void)vm;
+	return 65520;
+}
+
 int vm_net_present(struct vm *vm)
 {
 	return vm->net;

@@ -126,11 +126,14 @@ static void test_discovery(void)
 	CHECK_EQ(devices_pio_read(set, bar + 0x14, 1), 0xff);
 	cfg_write(3, 0x04, 2, 1);
 	CHECK_EQ(devices_pio_read(set, bar + 0x14, 1), 0x52);
-	/* Features: MAC and STATUS; the MAC and link-up status in the config. */
-	CHECK_EQ(devices_pio_read(set, bar + 0x00, 4), (1u << 5) | (1u << 16));
+	/* Features: MTU, MAC and STATUS; the MAC, link up, one queue pair and
+	 * the back end's MTU in the config. */
+	CHECK_EQ(devices_pio_read(set, bar + 0x00, 4), (1u << 3) | (1u << 5) | (1u << 16));
 	CHECK_EQ(devices_pio_read(set, bar + 0x14, 4), 0x12005452u);
 	CHECK_EQ(devices_pio_read(set, bar + 0x18, 2), 0x5634u);
 	CHECK_EQ(devices_pio_read(set, bar + 0x1a, 2), 1);
+	CHECK_EQ(devices_pio_read(set, bar + 0x1c, 2), 1);
+	CHECK_EQ(devices_pio_read(set, bar + 0x1e, 2), 65520);
 	/* A slot with nothing in it. */
 	CHECK_EQ(cfg_read(4, 0x00, 4), 0xffffffffu);
 }
@@ -319,7 +322,7 @@ static void test_hostile_rings(void)
 	/* Odd-sized and out-of-range register accesses. */
 	CHECK_EQ(devices_pio_read(set, bar + 0x40, 1), 0xff);
 	devices_pio_write(set, bar + 0x00, 4, 0);
-	CHECK_EQ(devices_pio_read(set, bar + 0x00, 4), (1u << 5) | (1u << 16));
+	CHECK_EQ(devices_pio_read(set, bar + 0x00, 4), (1u << 3) | (1u << 5) | (1u << 16));
 }
 
 static void test_save_restore(void)

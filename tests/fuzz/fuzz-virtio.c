@@ -55,6 +55,12 @@ int vm_pci_attach(struct vm *vm, struct pci_function *fn)
 	return 3;
 }
 
+unsigned vm_net_mtu(struct vm *vm)
+{
+	(void)vm;
+	return 65520;
+}
+
 int vm_net_present(struct vm *vm)
 {
 	(void)vm;

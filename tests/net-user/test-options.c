@@ -46,6 +46,12 @@ int main(void)
 	CHECK_EQ(o.dns.s_addr, addr("10.0.2.3"));
 	CHECK_EQ(o.dhcp_start.s_addr, addr("10.0.2.15"));
 	CHECK(o.ipv4 && o.ipv6 && !o.restricted && !o.n_fwd && !o.hostname[0]);
+	CHECK_EQ(o.mtu, 65520);
+	CHECK_EQ(parse("mtu=1500"), 0);
+	CHECK_EQ(o.mtu, 1500);
+	refused("mtu=575", "bad value for mtu");
+	refused("mtu=65521", "bad value for mtu");
+	refused("mtu=15x", "bad value for mtu");
 
 	CHECK_EQ(parse("hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp::5353-10.0.2.20:53,"
 		       "hostfwd=::2222-:22,hostfwd=tcp:0.0.0.0:9000-10.0.2.15:9001"), 0);
