@@ -56,12 +56,35 @@ unprivileged() {
 	fi
 }
 
+# A free TCP port on the host's loopback.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Serve $guest/www on a port of the host's loopback (set WEB_PORT, WEB_PID):
+# the page the guest fetches at boot over its user network.
+start_host_web() {
+	mkdir -p "$guest/www"
+	printf 'Hello from %s: this page crossed from a host socket into the guest through
+libslirp and a virtio-net card, without root.
+' \
+		"$(hostname)" >"$guest/www/index.html"
+	WEB_PORT=$(free_port)
+	python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory "$guest/www" \
+		>/dev/null 2>&1 &
+	WEB_PID=$!
+	trap 'kill "$WEB_PID" 2>/dev/null' EXIT
+}
+
 # The main job: make the bundled guest (Debian's i386 kernel and busybox,
-# ports/linux/mkguest.sh) and boot it on this terminal, unprivileged. The
-# guest's directory is writable by the user the monitor runs as, so the
-# kernel it rewrites on the first boot stays cached there for the next.
+# ports/linux/mkguest.sh) and boot it on this terminal, unprivileged, with a
+# user-mode network (--net user): at boot the guest fetches a page from a web
+# server this command runs on the host's loopback, and the guest's port 80 is
+# forwarded to a host loopback port. The guest's directory is writable by the
+# user the monitor runs as, so the kernel it rewrites on the first boot stays
+# cached there for the next.
 run_main_job() {
-	local paths bzimage initrd guest="$build/guest"
+	local paths bzimage initrd guest="$build/guest" fwd_port
 	paths=$(sh "$top/ports/linux/mkguest.sh")
 	bzimage=$(echo "$paths" | sed -n 's/^bzimage //p')
 	initrd=$(echo "$paths" | sed -n 's/^initramfs //p')
@@ -71,9 +94,14 @@ run_main_job() {
 	cmp -s "$initrd" "$guest/initrd" || cp "$initrd" "$guest/initrd"
 	chmod 644 "$guest/bzImage" "$guest/initrd"
 	cp lightvm/lilyvm rewriter/lilyvm-rewrite "$guest/"
+	start_host_web
+	fwd_port=$(free_port)
 	echo "setup: booting Debian's i386 Linux; 'poweroff' in the guest ends it (Ctrl-A x forces it)"
+	echo "setup: the host serves http://10.0.2.2:$WEB_PORT/ to the guest; the guest's port 80 is http://127.0.0.1:$fwd_port/ here (try httpd -h /etc in the guest)"
 	unprivileged env LILYVM_REWRITE="$guest/lilyvm-rewrite" "$guest/lilyvm" run \
-		--linux "$guest/bzImage" --initrd "$guest/initrd" --append "console=ttyS0 quiet"
+		--linux "$guest/bzImage" --initrd "$guest/initrd" \
+		--net "user,hostfwd=tcp:127.0.0.1:$fwd_port-:80" \
+		--append "console=ttyS0 quiet hostweb=http://10.0.2.2:$WEB_PORT/"
 }
 
 # automake's summary, reduced to the project's closing line.

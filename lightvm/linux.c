@@ -4,7 +4,8 @@
  * The kernel inside the bzImage is unpacked (ports/linux) and rewritten by
  * the build-time tool lilyvm-rewrite, run as a separate program; the result
  * is cached next to the bzImage (or in the user's cache directory when that
- * one is not writable), named by a CRC-64 of the bzImage, so the second
+ * one is not writable), named by a CRC-64 of the bzImage and of the
+ * rewriter program (a new rewriter rewrites again), so the second
  * boot of the same kernel starts at once. Then the rewritten vmlinux is
  * loaded by the Linux 32-bit boot protocol (ports/linux/boot.c).
  */
@@ -94,6 +95,35 @@ static void find_rewriter(char *out, size_t len)
 	snprintf(out, len, "lilyvm-rewrite");
 }
 
+/*
+ * The cache key of the rewritten kernel: the bzImage's CRC-64 continued over
+ * the rewriter program's bytes, so that a new rewriter (another catalogue,
+ * another trap form) never runs with a kernel an old one rewrote.
+ */
+static uint64_t cache_key(const uint8_t *bz, size_t bzlen)
+{
+	char tool[PATH_MAX], path[PATH_MAX], err[64];
+	const char *dirs = getenv("PATH");
+	uint64_t crc = lzma_crc64(bz, bzlen, 0);
+	uint8_t *exe = NULL;
+	size_t len = 0;
+
+	find_rewriter(tool, sizeof(tool));
+	if (strchr(tool, '/'))
+		exe = vm_read_file(tool, &len, err, sizeof(err));
+	while (!exe && dirs && *dirs) {
+		size_t n = strcspn(dirs, ":");
+
+		if (snprintf(path, sizeof(path), "%.*s/%s", (int)n, dirs, tool) < (int)sizeof(path))
+			exe = vm_read_file(path, &len, err, sizeof(err));
+		dirs += n + (dirs[n] == ':');
+	}
+	if (exe)
+		crc = lzma_crc64(exe, len, crc);
+	free(exe);
+	return crc;
+}
+
 /* Run `lilyvm-rewrite in -o out`; its one-line error ends up in err. */
 static int run_rewriter(const char *in, const char *out, char *err, size_t errlen)
 {
@@ -174,7 +204,7 @@ static int make_rewritten(const char *name, const uint8_t *bz, size_t bzlen, con
 static uint8_t *rewritten_kernel(const char *bzimage, const uint8_t *bz, size_t bzlen,
 				 size_t *len, char *err, size_t errlen)
 {
-	uint64_t crc = lzma_crc64(bz, bzlen, 0);
+	uint64_t crc = cache_key(bz, bzlen);
 	char path[PATH_MAX];
 	uint8_t *image;
 
