@@ -29,6 +29,7 @@ struct insn {
 	cs_x86 *x;
 	uint32_t next;		/* EIP of the following instruction */
 	int op32;		/* operand size is 32 bits */
+	int in_run;		/* part of a run site: ordinary instructions are emulated too */
 };
 
 int emulate_init(struct vm *vm)
@@ -456,6 +457,18 @@ static enum emu_result do_push_seg(struct insn *in)
 	return EMU_DONE;
 }
 
+/* pop r32/r16, emulated only inside a run site (`pushf; pop %reg; cli`). */
+static enum emu_result do_pop_reg(struct insn *in)
+{
+	uint32_t v;
+
+	if (emu_pop(in->vm, &v, in->op32 ? 4 : 2))
+		return EMU_DONE;
+	set_reg(in->vm, in->x->operands[0].reg, v);
+	advance(in);
+	return EMU_DONE;
+}
+
 static enum emu_result do_pop_seg(struct insn *in)
 {
 	int r = seg_index(in->x->operands[0].reg);
@@ -824,7 +837,10 @@ static enum emu_result dispatch_mov_push_pop(struct insn *in)
 	case X86_INS_PUSH:
 		return is_segment_push_pop(in->x) ? do_push_seg(in) : EMU_NOT_PRIVILEGED;
 	case X86_INS_POP:
-		return is_segment_push_pop(in->x) ? do_pop_seg(in) : EMU_NOT_PRIVILEGED;
+		if (is_segment_push_pop(in->x))
+			return do_pop_seg(in);
+		return in->in_run && in->x->op_count == 1 && in->x->operands[0].type == X86_OP_REG ?
+			       do_pop_reg(in) : EMU_NOT_PRIVILEGED;
 	}
 	return EMU_NOT_PRIVILEGED;
 }
@@ -885,11 +901,11 @@ static enum emu_result dispatch(struct insn *in)
 	return dispatch_mov_push_pop(in);
 }
 
-enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
+static enum emu_result emulate_one(struct vm *vm, const uint8_t *bytes, size_t len, int in_run)
 {
 	const uint8_t *code = bytes;
 	uint64_t addr = (uint32_t)vm->cpu.regs.rip;
-	struct insn in = { .vm = vm, .ci = vm->insn };
+	struct insn in = { .vm = vm, .ci = vm->insn, .in_run = in_run };
 	size_t size = len;
 
 	if (!cs_disasm_iter(vm->cs, &code, &size, &addr, in.ci))
@@ -898,6 +914,28 @@ enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
 	in.next = (uint32_t)(vm->cpu.regs.rip + in.ci->size);
 	in.op32 = in.x->prefix[2] != X86_PREFIX_OPSIZE;
 	return dispatch(&in);
+}
+
+enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
+{
+	return emulate_one(vm, bytes, len, 0);
+}
+
+enum emu_result emulate_run(struct vm *vm, const uint8_t *bytes, size_t len)
+{
+	uint32_t start = (uint32_t)vm->cpu.regs.rip;
+	size_t off = 0;
+
+	for (;;) {
+		uint32_t at = start + (uint32_t)off, next;
+		enum emu_result r = emulate_one(vm, bytes + off, len - off, 1);
+
+		next = (uint32_t)vm->cpu.regs.rip;
+		/* Done, halted, faulted (EIP elsewhere or unchanged) or jumped: the run ends. */
+		if (r != EMU_DONE || next <= at || next >= start + len)
+			return r;
+		off = next - start;
+	}
 }
 
 const char *emulate_name(struct vm *vm, const uint8_t *bytes, size_t len, char *buf,

@@ -17,6 +17,8 @@ enum emu_result {
 int emulate_init(struct vm *vm);
 /* Emulate the instruction held in bytes as if it ran at the guest's CS:EIP. */
 enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len);
+/* Emulate the run of instructions of a run site (LILYVM_SITE_RUN) in order, while execution falls through within it. */
+enum emu_result emulate_run(struct vm *vm, const uint8_t *bytes, size_t len);
 /* Whether the instruction in bytes (at CS:EIP) writes the page of lin: 1, 0, or -1 if undecodable. */
 int emulate_writes_at(struct vm *vm, const uint8_t *bytes, size_t len, uint32_t lin,
 		      size_t *insn_len);

@@ -78,7 +78,8 @@ static void on_general_protection(struct vm *vm, uint64_t t0)
 	int at_site = s && site_intact(s, bytes, n);
 	const uint8_t *insn = at_site ? s->orig : bytes;
 	size_t len = at_site ? s->len : n;
-	enum emu_result r = emulate_insn(vm, insn, len);
+	enum emu_result r = at_site && (s->flags & LILYVM_SITE_RUN) ? emulate_run(vm, insn, len)
+								    : emulate_insn(vm, insn, len);
 	char name[96], sym[128];
 
 	if (vm->unsupported)

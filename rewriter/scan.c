@@ -26,22 +26,30 @@ struct scanner {
 	size_t n_found, cap_found;
 	uint32_t *work;
 	size_t n_work, cap_work;
+	uint32_t *targets;	/* every direct branch target seen, for fuse_irqsave */
+	size_t n_targets, cap_targets;
 	char *err;
 };
 
-static int push_work(struct scanner *sc, uint32_t addr)
+/* Append addr to a growing array of addresses. */
+static int push_addr(uint32_t **a, size_t *n, size_t *cap, uint32_t addr, char *err)
 {
-	if (sc->n_work == sc->cap_work) {
-		size_t cap = sc->cap_work ? 2 * sc->cap_work : 1024;
-		uint32_t *w = realloc(sc->work, cap * sizeof(*w));
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 1024;
+		uint32_t *w = realloc(*a, c * sizeof(*w));
 
 		if (!w)
-			return rw_fail(sc->err, "out of memory");
-		sc->work = w;
-		sc->cap_work = cap;
+			return rw_fail(err, "out of memory");
+		*a = w;
+		*cap = c;
 	}
-	sc->work[sc->n_work++] = addr;
+	(*a)[(*n)++] = addr;
 	return 0;
+}
+
+static int push_work(struct scanner *sc, uint32_t addr)
+{
+	return push_addr(&sc->work, &sc->n_work, &sc->cap_work, addr, sc->err);
 }
 
 static int trap_form(const uint8_t *p, unsigned len)
@@ -53,6 +61,8 @@ static int trap_form(const uint8_t *p, unsigned len)
 			return 0;
 	return 1;
 }
+
+static int direct_target(const cs_insn *in, uint32_t *target);
 
 static void verify_error(struct scanner *sc, uint32_t addr)
 {
@@ -76,7 +86,7 @@ static unsigned decode(struct scanner *sc, struct rw_region *r, uint32_t i, uint
 		verify_error(sc, addr);
 	if (!cs_disasm_iter(sc->cs, &code, &size, &addr, sc->insn))
 		return 0;
-	if (s && sc->insn->size != s->len)
+	if (s && sc->insn->size != s->len && !(s->flags & LILYVM_SITE_RUN))
 		verify_error(sc, r->vaddr + i);
 	return sc->insn->size;
 }
@@ -104,17 +114,35 @@ static int add_site(struct scanner *sc, unsigned cls)
 	return 0;
 }
 
+/* True if addr is inside a run site of the known table, after its first instruction. */
+static int inside_known_run(const struct scanner *sc, uint32_t addr)
+{
+	for (unsigned back = 1; back < LILYVM_MAX_INSN && back <= addr; back++) {
+		const struct lilyvm_site *s = lilyvm_site_find(sc->known, sc->n_known, addr - back);
+
+		if (s)
+			return (s->flags & LILYVM_SITE_RUN) && back < s->len;
+	}
+	return 0;
+}
+
 /* Mark a decoded instruction, and record it if it is catalogued. */
 static int take(struct scanner *sc, struct rw_region *r, uint32_t i, unsigned len)
 {
 	unsigned cls = rw_classify(sc->insn);
+	uint32_t target;
 
 	r->state[i] = RW_B_START;
 	memset(r->state + i + 1, RW_B_CONT, len - 1);
 	sc->rep->insns++;
 	sc->rep->insn_bytes += len;
+	if (direct_target(sc->insn, &target) &&
+	    push_addr(&sc->targets, &sc->n_targets, &sc->cap_targets, target, sc->err))
+		return -1;
 	if (cls == LILYVM_CLS_NONE)
 		return 0;
+	if (sc->known && inside_known_run(sc, r->vaddr + i))
+		return add_site(sc, cls);
 	if (sc->known && !lilyvm_site_find(sc->known, sc->n_known, r->vaddr + i)) {
 		verify_error(sc, r->vaddr + i);
 		return 0;
@@ -395,6 +423,52 @@ static int site_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int is_target(const struct scanner *sc, uint32_t addr)
+{
+	return bsearch(&addr, sc->targets, sc->n_targets, sizeof(addr), addr_cmp) != NULL;
+}
+
+/*
+ * Linux saves and disables interrupts as `pushf; pop %reg; cli` (3 bytes):
+ * two traps. Where no branch lands on the pop or the cli, the three become
+ * one run site (LILYVM_SITE_RUN), which the monitor emulates in one trap.
+ * This is a third of the traps of an interrupt-heavy guest. Only direct
+ * branch targets are known; the kernel is built without jump tables
+ * (retpolines) and none of its exception fixups lands inside this idiom.
+ */
+static void fuse_irqsave(struct scanner *sc)
+{
+	size_t out = 0;
+
+	qsort(sc->targets, sc->n_targets, sizeof(*sc->targets), addr_cmp);
+	for (size_t i = 0; i < sc->n_found; i++) {
+		struct lilyvm_site *s = &sc->found[i], *next = i + 1 < sc->n_found ? s + 1 : NULL;
+		const struct rw_region *r = rw_region_of(sc->img, s->addr);
+		uint8_t pop = r && s->addr + 1 - r->vaddr < r->size ?
+				      sc->code[r->off + (s->addr + 1 - r->vaddr)] : 0;
+
+		sc->found[out++] = *s;
+		if (s->cls != LILYVM_CLS_PUSHF || s->len != 1 || !next ||
+		    next->cls != LILYVM_CLS_CLI || next->addr != s->addr + 2 || next->len != 1 ||
+		    pop < 0x58 || pop > 0x5f || pop == 0x5c || is_target(sc, s->addr + 1) ||
+		    is_target(sc, s->addr + 2))
+			continue;
+		sc->found[out - 1].len = 3;
+		sc->found[out - 1].orig[1] = pop;
+		sc->found[out - 1].orig[2] = next->orig[0];
+		sc->found[out - 1].flags = LILYVM_SITE_RUN;
+		i++;
+	}
+	sc->n_found = out;
+}
+
 static void count_classes(struct rw_report *rep, const struct lilyvm_site *s, size_t n)
 {
 	rep->sites = n;
@@ -450,6 +524,12 @@ int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_know
 		rc = sweep(&sc);
 	if (!rc)
 		rc = collect_unclassified(&sc);
+	if (!rc && sc.n_found) {
+		/* Fusion reads the bytes decoded (sc.code), which may be freed just below. */
+		qsort(sc.found, sc.n_found, sizeof(*sc.found), site_cmp);
+		fuse_irqsave(&sc);
+	}
+	free(sc.targets);
 	if (sc.insn)
 		cs_free(sc.insn, 1);
 	cs_close(&sc.cs);
@@ -459,8 +539,6 @@ int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_know
 		free(sc.found);
 		return -1;
 	}
-	if (sc.n_found)
-		qsort(sc.found, sc.n_found, sizeof(*sc.found), site_cmp);
 	count_classes(rep, sc.found, sc.n_found);
 	*found = sc.found;
 	*n_found = sc.n_found;

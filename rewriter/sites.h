@@ -18,6 +18,12 @@
  * A hlt fault at an address that is not a site, or whose bytes the guest has
  * since changed, is the guest's own code and is decoded from memory instead.
  *
+ * A site with LILYVM_SITE_RUN in flags holds a run of instructions in orig
+ * (no branch lands inside it): the monitor emulates them in order, each at
+ * its own address, for as long as execution falls through inside the site.
+ * Its class is its first instruction's. The rewriter makes one of Linux's
+ * interrupt-save idiom, `pushf; pop %reg; cli`.
+ *
  * All fields are little-endian; the structures have no padding.
  */
 #ifndef LILYVM_SITES_H
@@ -107,6 +113,9 @@ enum lilyvm_class {
 	LILYVM_CLS_COUNT
 };
 
+/* Site flags. */
+#define LILYVM_SITE_RUN 0x01u	/* orig holds a run of instructions, not one */
+
 /* Header at offset 0 of .lilyvm.sites. */
 struct lilyvm_sites_header {
 	char magic[8];		/* LILYVM_SITES_MAGIC, NUL-padded */
@@ -122,7 +131,7 @@ struct lilyvm_site {
 	uint8_t len;		/* its length in bytes, 1..15 */
 	uint8_t cls;		/* enum lilyvm_class */
 	uint8_t form;		/* enum lilyvm_form */
-	uint8_t flags;		/* zero */
+	uint8_t flags;		/* LILYVM_SITE_* */
 	uint8_t orig[16];	/* the original bytes, zero past len */
 };
 

@@ -11,7 +11,8 @@
 #   - lilyvm-rewrite IN -o OUT --verify --sites succeeds;
 #   - the site addresses are exactly the .expect addresses;
 #   - objdump -d of IN has an instruction at each site with the same bytes
-#     and a mnemonic that belongs to the site's class;
+#     and a mnemonic that belongs to the site's class (a run site holds
+#     pushf, pop %reg and cli, as objdump decodes them);
 #   - OUT differs from IN only at sites, each f4 then cc fill, and where the
 #     section header table moves;
 #   - look-alike bytes are unchanged and hold no site;
@@ -249,6 +250,11 @@ check_objdump() {
 				text = substr(text, RLENGTH + 1)
 			return text
 		}
+		# A run site (3 bytes, class pushf): objdump sees pushf, pop %reg, cli.
+		function run_site(a, len, cls, b) {
+			return len == 3 && cls == "pushf" && index(b, bytes[a]) == 1 &&
+			       text[a + 1] ~ /^pop %e(ax|bx|cx|dx|si|di|bp)$/ && text[a + 2] == "cli"
+		}
 		FILENAME == ARGV[1] && /^</ { tok[++ntok] = $1; def[$1] = expand($2); next }
 		FILENAME == ARGV[1] { re[$1] = "^(" expand($2) ")$"; next }
 		FILENAME == ARGV[2] { bytes[$1] = $2; text[$1] = plain($3); next }
@@ -256,7 +262,7 @@ check_objdump() {
 			where = sprintf("0x%08x %s", $1, $3)
 			if (!($1 in bytes))
 				print where ": objdump has no instruction there"
-			else if (bytes[$1] != $5)
+			else if (bytes[$1] != $5 && !run_site($1, $2, $3, $5))
 				print where ": objdump decodes " bytes[$1] ", the rewriter " $5
 			else if (!($3 in re))
 				print where ": class has no entry in the objdump table"

@@ -57,6 +57,24 @@ static void make_pending(void)
 		;
 }
 
+/* Linux's local_irq_save(): one run site for the rewriter. The value saved
+ * is the flags before the cli; afterwards IF is clear; the stack is as it
+ * was. Twice: from IF=1 and from IF=0. */
+static void test_irq_save(void)
+{
+	uint32_t saved, esp0, esp1;
+
+	__asm__ volatile("sti" ::: "memory");
+	__asm__ volatile("mov %%esp, %1\n\tpushf\n\tpop %%ebx\n\tcli\n\tmov %%esp, %2\n\t"
+			 "mov %%ebx, %0" : "=r"(saved), "=&r"(esp0), "=&r"(esp1) :: "ebx", "memory");
+	check((saved & FL_IF) && !(get_flags() & FL_IF) && esp0 == esp1,
+	      "pushf; pop %ebx; cli from IF=1: %ebx has IF, IF is clear, %esp unchanged");
+	__asm__ volatile("pushf\n\tpop %%esi\n\tcli\n\tmov %%esi, %0" : "=r"(saved) :: "esi",
+			 "memory");
+	check(!(saved & FL_IF) && !(get_flags() & FL_IF) && (saved & 0x2),
+	      "pushf; pop %esi; cli from IF=0: %esi has IF clear and bit 1 set");
+}
+
 static void test_cli_sti(void)
 {
 	__asm__ volatile("cli" ::: "memory");
@@ -232,6 +250,7 @@ void guest_main(uint32_t magic, void *mbi)
 	set_handler(VEC_SYSCALL, on_syscall);
 	allow_user_int(VEC_SYSCALL);
 	test_cli_sti();
+	test_irq_save();
 	test_other_flags();
 	test_iret_if();
 	test_sti_shadow();
