@@ -457,7 +457,35 @@ static enum emu_result do_push_seg(struct insn *in)
 	return EMU_DONE;
 }
 
-/* pop r32/r16, emulated only inside a run site (`pushf; pop %reg; cli`). */
+/*
+ * The ordinary instructions a run site may hold between its sensitive
+ * ones (rewriter/scan.c, ordinary_in_run): push and pop of a register, mov
+ * of an immediate or a register to a register. Emulated only there.
+ */
+static int ordinary_operands(const cs_x86 *x)
+{
+	return x->operands[0].type == X86_OP_REG &&
+	       (x->op_count == 1 || x->operands[1].type == X86_OP_REG ||
+		x->operands[1].type == X86_OP_IMM);
+}
+
+static enum emu_result do_mov_reg(struct insn *in)
+{
+	const cs_x86_op *src = &in->x->operands[1];
+
+	set_reg(in->vm, in->x->operands[0].reg,
+		src->type == X86_OP_IMM ? (uint32_t)src->imm : get_reg(in->vm, src->reg));
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_push_reg(struct insn *in)
+{
+	if (emu_push(in->vm, get_reg(in->vm, in->x->operands[0].reg), in->op32 ? 4 : 2) == 0)
+		advance(in);
+	return EMU_DONE;
+}
+
 static enum emu_result do_pop_reg(struct insn *in)
 {
 	uint32_t v;
@@ -830,16 +858,20 @@ static enum emu_result dispatch_mov_push_pop(struct insn *in)
 	switch (in->ci->id) {
 	case X86_INS_MOV:
 		if (!is_sensitive_mov(in->x))
-			return EMU_NOT_PRIVILEGED;
+			return in->in_run && in->x->op_count == 2 && ordinary_operands(in->x) ?
+				       do_mov_reg(in) : EMU_NOT_PRIVILEGED;
 		return seg_index(in->x->operands[0].reg) >= 0 ||
 		       (in->x->op_count > 1 && in->x->operands[1].type == X86_OP_REG &&
 			seg_index(in->x->operands[1].reg) >= 0) ? do_mov_seg(in) : do_mov_cr(in);
 	case X86_INS_PUSH:
-		return is_segment_push_pop(in->x) ? do_push_seg(in) : EMU_NOT_PRIVILEGED;
+		if (is_segment_push_pop(in->x))
+			return do_push_seg(in);
+		return in->in_run && in->x->op_count == 1 && ordinary_operands(in->x) ?
+			       do_push_reg(in) : EMU_NOT_PRIVILEGED;
 	case X86_INS_POP:
 		if (is_segment_push_pop(in->x))
 			return do_pop_seg(in);
-		return in->in_run && in->x->op_count == 1 && in->x->operands[0].type == X86_OP_REG ?
+		return in->in_run && in->x->op_count == 1 && ordinary_operands(in->x) ?
 			       do_pop_reg(in) : EMU_NOT_PRIVILEGED;
 	}
 	return EMU_NOT_PRIVILEGED;
@@ -936,6 +968,17 @@ enum emu_result emulate_run(struct vm *vm, const uint8_t *bytes, size_t len)
 			return r;
 		off = next - start;
 	}
+}
+
+int emulate_boundary(struct vm *vm, const uint8_t *bytes, size_t len, size_t off)
+{
+	const uint8_t *code = bytes;
+	uint64_t addr = 0;
+	size_t size = len;
+
+	while ((size_t)(code - bytes) < off && cs_disasm_iter(vm->cs, &code, &size, &addr, vm->insn))
+		;
+	return (size_t)(code - bytes) == off;
 }
 
 const char *emulate_name(struct vm *vm, const uint8_t *bytes, size_t len, char *buf,

@@ -108,13 +108,33 @@ static void on_invalid_opcode(struct vm *vm)
 		cpu_fault(vm, EXC_UD, 0);
 }
 
-static void on_breakpoint(struct vm *vm)
+/*
+ * An int3 fill byte of a run site at an instruction boundary: the guest
+ * returned into the run (from an exception one of its instructions raised)
+ * or branched into it. The rest of the run is emulated from there.
+ */
+static int resume_run(struct vm *vm, const struct lilyvm_site *s, uint32_t at, uint64_t t0)
+{
+	size_t off = at - s->addr;
+
+	if (!(s->flags & LILYVM_SITE_RUN) || !emulate_boundary(vm, s->orig, s->len, off))
+		return 0;
+	vm->cpu.regs.rip--;	/* back onto the int3, where the instruction starts */
+	if (emulate_run(vm, s->orig + off, s->len - off) == EMU_HALT)
+		halt(vm);
+	vm_account(vm, STAT_SITE, s->cls, vm_clock_ns() - t0);
+	return 1;
+}
+
+static void on_breakpoint(struct vm *vm, uint64_t t0)
 {
 	uint32_t at = vm_link_address(vm, cpu_pc(vm) - 1);
 	char sym[128];
 
 	for (const struct lilyvm_site *s = vm->sites; s < vm->sites + vm->n_sites; s++)
 		if (at > s->addr && at < s->addr + s->len) {
+			if (resume_run(vm, s, at, t0))
+				return;
 			vm_fail(vm, "the guest jumped into the middle of a rewritten instruction at %s",
 				where(vm, s->addr, sym, sizeof(sym)));
 			return;
@@ -148,7 +168,7 @@ static void on_signal(struct vm *vm, const siginfo_t *si, uint64_t t0)
 		on_invalid_opcode(vm);
 		return;
 	case SIGTRAP:
-		on_breakpoint(vm);
+		on_breakpoint(vm, t0);
 		return;
 	case SIGFPE:
 		cpu_fault(vm, si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF ? EXC_DE : EXC_MF, 0);

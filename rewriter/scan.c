@@ -26,7 +26,7 @@ struct scanner {
 	size_t n_found, cap_found;
 	uint32_t *work;
 	size_t n_work, cap_work;
-	uint32_t *targets;	/* every direct branch target seen, for fuse_irqsave */
+	uint32_t *targets;	/* every direct branch target seen, for fuse_runs */
 	size_t n_targets, cap_targets;
 	char *err;
 };
@@ -436,35 +436,108 @@ static int is_target(const struct scanner *sc, uint32_t addr)
 }
 
 /*
- * Linux saves and disables interrupts as `pushf; pop %reg; cli` (3 bytes):
- * two traps. Where no branch lands on the pop or the cli, the three become
- * one run site (LILYVM_SITE_RUN), which the monitor emulates in one trap.
- * This is a third of the traps of an interrupt-heavy guest. Only direct
- * branch targets are known; the kernel is built without jump tables
- * (retpolines) and none of its exception fixups lands inside this idiom.
+ * Classes that may be emulated as part of a run: no control transfer, and
+ * nothing that enables interrupts or waits for them (sti's one-instruction
+ * shadow and a popf that sets IF must end where hardware ends them).
  */
-static void fuse_irqsave(struct scanner *sc)
+static int joins_run(unsigned cls)
+{
+	switch (cls) {
+	case LILYVM_CLS_CLI: case LILYVM_CLS_PUSHF: case LILYVM_CLS_PUSH_SEG:
+	case LILYVM_CLS_POP_SEG: case LILYVM_CLS_MOV_TO_SEG: case LILYVM_CLS_MOV_FROM_SEG:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Length of an ordinary instruction the monitor also emulates inside a
+ * run (push/pop of a 32-bit register other than %esp, mov $imm32 or a
+ * register to a register), or 0.
+ */
+static unsigned ordinary_in_run(const uint8_t *p, uint32_t avail)
+{
+	if (avail >= 1 && ((p[0] >= 0x50 && p[0] <= 0x5f && p[0] != 0x54 && p[0] != 0x5c)))
+		return 1;
+	if (avail >= 5 && p[0] >= 0xb8 && p[0] <= 0xbf)
+		return 5;
+	if (avail >= 2 && (p[0] == 0x89 || p[0] == 0x8b) && (p[1] & 0xc0) == 0xc0 &&
+	    (p[1] & 7) != 4 && ((p[1] >> 3) & 7) != 4)
+		return 2;
+	return 0;
+}
+
+/* The decoded bytes at addr, and how many follow in its region. */
+static const uint8_t *code_at(const struct scanner *sc, uint32_t addr, uint32_t *avail)
+{
+	const struct rw_region *r = rw_region_of(sc->img, addr);
+
+	if (!r)
+		return NULL;
+	*avail = r->size - (addr - r->vaddr);
+	return sc->code + r->off + (addr - r->vaddr);
+}
+
+/*
+ * How far a run from found[i] reaches: the end of its last site, with
+ * *last the index of that site. Sites of joins_run() classes and the
+ * ordinary instructions between them, within LILYVM_MAX_INSN bytes, with
+ * no direct branch landing after the first instruction.
+ */
+static uint32_t run_end(const struct scanner *sc, size_t i, size_t *last)
+{
+	const struct lilyvm_site *s = &sc->found[i];
+	uint32_t end = s->addr + s->len, site_end = end, avail;
+	size_t j = i + 1;
+
+	*last = i;
+	while (!is_target(sc, end)) {
+		const uint8_t *p = code_at(sc, end, &avail);
+		int is_site = j < sc->n_found && sc->found[j].addr == end;
+		unsigned len;
+
+		if (is_site && !joins_run(sc->found[j].cls))
+			break;
+		len = is_site ? sc->found[j].len : p ? ordinary_in_run(p, avail) : 0;
+		if (!len || end + len - s->addr > LILYVM_MAX_INSN)
+			break;
+		end += len;
+		if (is_site) {
+			site_end = end;
+			*last = j++;
+		}
+	}
+	return site_end;
+}
+
+/*
+ * Sensitive instructions that follow each other closely trap once each:
+ * Linux's local_irq_save() is `pushf; pop %reg; cli`, and its entry code
+ * pushes, pops and loads three segment registers around every system call
+ * and interrupt. Where no branch lands inside, such a stretch becomes one
+ * run site (LILYVM_SITE_RUN), which the monitor emulates in one trap. Only
+ * direct branch targets are known; the kernel is built without jump tables
+ * (retpolines), and a return into the middle of a run (an exception raised
+ * there) is caught by the monitor, which then emulates the rest of it.
+ */
+static void fuse_runs(struct scanner *sc)
 {
 	size_t out = 0;
 
 	qsort(sc->targets, sc->n_targets, sizeof(*sc->targets), addr_cmp);
 	for (size_t i = 0; i < sc->n_found; i++) {
-		struct lilyvm_site *s = &sc->found[i], *next = i + 1 < sc->n_found ? s + 1 : NULL;
-		const struct rw_region *r = rw_region_of(sc->img, s->addr);
-		uint8_t pop = r && s->addr + 1 - r->vaddr < r->size ?
-				      sc->code[r->off + (s->addr + 1 - r->vaddr)] : 0;
+		struct lilyvm_site *s = &sc->found[i];
+		size_t last = i;
+		uint32_t end = joins_run(s->cls) ? run_end(sc, i, &last) : 0, avail;
+		const uint8_t *p = code_at(sc, s->addr, &avail);
 
 		sc->found[out++] = *s;
-		if (s->cls != LILYVM_CLS_PUSHF || s->len != 1 || !next ||
-		    next->cls != LILYVM_CLS_CLI || next->addr != s->addr + 2 || next->len != 1 ||
-		    pop < 0x58 || pop > 0x5f || pop == 0x5c || is_target(sc, s->addr + 1) ||
-		    is_target(sc, s->addr + 2))
+		if (last == i || !p)
 			continue;
-		sc->found[out - 1].len = 3;
-		sc->found[out - 1].orig[1] = pop;
-		sc->found[out - 1].orig[2] = next->orig[0];
+		sc->found[out - 1].len = (uint8_t)(end - s->addr);
+		memcpy(sc->found[out - 1].orig, p, end - s->addr);
 		sc->found[out - 1].flags = LILYVM_SITE_RUN;
-		i++;
+		i = last;
 	}
 	sc->n_found = out;
 }
@@ -527,7 +600,7 @@ int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_know
 	if (!rc && sc.n_found) {
 		/* Fusion reads the bytes decoded (sc.code), which may be freed just below. */
 		qsort(sc.found, sc.n_found, sizeof(*sc.found), site_cmp);
-		fuse_irqsave(&sc);
+		fuse_runs(&sc);
 	}
 	free(sc.targets);
 	if (sc.insn)

@@ -11,8 +11,8 @@
 #   - lilyvm-rewrite IN -o OUT --verify --sites succeeds;
 #   - the site addresses are exactly the .expect addresses;
 #   - objdump -d of IN has an instruction at each site with the same bytes
-#     and a mnemonic that belongs to the site's class (a run site holds
-#     pushf, pop %reg and cli, as objdump decodes them);
+#     and a mnemonic that belongs to the site's class (a run site holds the
+#     bytes of the instructions objdump decodes from there, to its end);
 #   - OUT differs from IN only at sites, each f4 then cc fill, and where the
 #     section header table moves;
 #   - look-alike bytes are unchanged and hold no site;
@@ -250,10 +250,12 @@ check_objdump() {
 				text = substr(text, RLENGTH + 1)
 			return text
 		}
-		# A run site (3 bytes, class pushf): objdump sees pushf, pop %reg, cli.
-		function run_site(a, len, cls, b) {
-			return len == 3 && cls == "pushf" && index(b, bytes[a]) == 1 &&
-			       text[a + 1] ~ /^pop %e(ax|bx|cx|dx|si|di|bp)$/ && text[a + 2] == "cli"
+		# A run site: the bytes of the instructions objdump decodes from a
+		# on, ending exactly len bytes on.
+		function run_site(a, len, cls, b,   at, acc) {
+			for (at = a; at < a + len && (at in bytes); at += split(bytes[at], tmp, " "))
+				acc = acc (acc == "" ? "" : " ") bytes[at]
+			return at == a + len && acc == b
 		}
 		FILENAME == ARGV[1] && /^</ { tok[++ntok] = $1; def[$1] = expand($2); next }
 		FILENAME == ARGV[1] { re[$1] = "^(" expand($2) ")$"; next }

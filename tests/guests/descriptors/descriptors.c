@@ -1,6 +1,8 @@
 /*
  * descriptors.c - what lar, lsl, verr, verw and arpl report about code,
- * data, system, gate, null, DPL 0 and DPL 3 selectors, at ring 0 and ring 3.
+ * data, system, gate, null, DPL 0 and DPL 3 selectors, at ring 0 and ring 3;
+ * and segment pushes, loads and pops in a row, as kernel entry code has
+ * them, including a load that faults (#NP) and is restarted by the handler.
  *
  * Segment limits are not enforced for ordinary accesses under lilyvm, so
  * this guest tests only what these instructions show. lar is asked only
@@ -221,6 +223,48 @@ static void make_descriptors(void)
 	gdt_set(SEL_FREE_TSS >> 3, 0x3000, 0x67, 0x89, 0);
 }
 
+static volatile unsigned np_faults;
+static volatile uint32_t np_error;
+
+/* #NP: make the absent segment present; iret restarts the load. */
+static void on_not_present(struct trap_frame *f)
+{
+	np_faults++;
+	np_error = f->error;
+	gdt_set(SEL_ABSENT0 >> 3, 0, 0xfffff, 0x92, 0xc);
+}
+
+/*
+ * The rewriter makes one run site of what an entry path does (push %fs,
+ * %es, %ds; mov $SEL, %edx; mov %edx, %ds; mov %edx, %es) and another of
+ * the pops; under lilyvm the #NP of the first load returns into the middle
+ * of the run, which the monitor must finish.
+ */
+static void test_segment_runs(void)
+{
+	uint16_t ds_in, es_in, fs_after, ds_after, fs_before;
+	uint32_t esp0, esp1;
+
+	set_handler(11, on_not_present);
+	__asm__ volatile("mov %%fs, %0" : "=m"(fs_before));
+	__asm__ volatile("mov %%esp, %2\n\t"
+			 "push %%fs\n\tpush %%es\n\tpush %%ds\n\t"
+			 "mov %6, %%edx\n\tmov %%edx, %%ds\n\tmov %%edx, %%es\n\t"
+			 "mov %%ds, %0\n\tmov %%es, %1\n\t"
+			 "pop %%ds\n\tpop %%es\n\tpop %%fs\n\t"
+			 "mov %%esp, %3\n\tmov %%fs, %4\n\tmov %%ds, %5"
+			 : "=m"(ds_in), "=m"(es_in), "=m"(esp0), "=m"(esp1), "=m"(fs_after),
+			   "=m"(ds_after)
+			 : "i"(SEL_ABSENT0) : "edx", "memory");
+	check(np_faults == 1 && np_error == SEL_ABSENT0,
+	      "segment run: loading an absent segment raises #NP once, error code its selector");
+	check(ds_in == SEL_ABSENT0 && es_in == SEL_ABSENT0,
+	      "segment run: the restarted load and the next one take the new segment");
+	check(esp0 == esp1 && ds_after == SEL_KDATA && fs_after == fs_before,
+	      "segment run: the pops restore %ds and %fs and the stack");
+	gdt_set(SEL_ABSENT0 >> 3, 0, 0xfffff, 0x12, 0xc);
+}
+
 void guest_main(uint32_t magic, void *mbi)
 {
 	guest_init();
@@ -233,5 +277,6 @@ void guest_main(uint32_t magic, void *mbi)
 	test_ring3();
 	__asm__ volatile("lldt %w0" :: "r"(0));
 	run_ring0(no_ldt_probes, sizeof(no_ldt_probes) / sizeof(no_ldt_probes[0]));
+	test_segment_runs();
 	finish();
 }
