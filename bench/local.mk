@@ -1,12 +1,13 @@
 # bench/: benchmarks, run by hand (`make bench`); none of them is a test.
 EXTRA_DIST += bench/lib.sh bench/rewrite-vmlinux.sh bench/README.md bench/traps.sh bench/ptrace-floor.c \
 	bench/cpu-native.c tests/guests/bench/bench.c tests/guests/bench/cpuwork.h \
-	bench/mmu.sh tests/guests/mmubench/mmubench.c bench/linux.sh tests/linux/bench-guest.c
+	bench/mmu.sh tests/guests/mmubench/mmubench.c bench/linux.sh tests/linux/bench-guest.c \
+	bench/net.sh bench/netperf.c
 CLEANFILES += bench/ptrace-floor$(EXEEXT) bench/cpu-native$(EXEEXT) tests/guests/bench/bench.elf
 
-.PHONY: bench bench-rewrite bench-traps bench-mmu bench-linux
-# The trap, MMU and Linux benches first: a missed rewrite target (exit 1) must not skip them.
-bench: bench-traps bench-mmu bench-linux bench-rewrite
+.PHONY: bench bench-rewrite bench-traps bench-mmu bench-linux bench-net
+# The trap, MMU, Linux and network benches first: a missed rewrite target (exit 1) must not skip them.
+bench: bench-traps bench-mmu bench-linux bench-net bench-rewrite
 
 # Rewrite the vmlinux of Debian's i386 686 kernel (fetched once, then cached).
 bench-rewrite: rewriter/lilyvm-rewrite$(EXEEXT) ports/linux/lilyvm-unbzimage$(EXEEXT)
@@ -40,6 +41,14 @@ bench-linux: rewriter/lilyvm-rewrite$(EXEEXT) lightvm/lilyvm$(EXEEXT)
 	LILYVM_REWRITE=$(abs_top_builddir)/rewriter/lilyvm-rewrite$(EXEEXT) \
 	LILYVM=$(abs_top_builddir)/lightvm/lilyvm$(EXEEXT) \
 		$(SHELL) $(top_srcdir)/bench/linux.sh
+
+# The Linux guest's TCP throughput and round trips through lilyvm's --net
+# user against QEMU TCG's -netdev user, pasta (Debian passt) and the host
+# loopback (net.sh; it builds bench/netperf.c for the guest and the host).
+bench-net: rewriter/lilyvm-rewrite$(EXEEXT) lightvm/lilyvm$(EXEEXT)
+	LILYVM_REWRITE=$(abs_top_builddir)/rewriter/lilyvm-rewrite$(EXEEXT) \
+	LILYVM=$(abs_top_builddir)/lightvm/lilyvm$(EXEEXT) \
+		$(SHELL) $(top_srcdir)/bench/net.sh
 
 # Host programs, built with the host compiler.
 bench/ptrace-floor$(EXEEXT): $(srcdir)/bench/ptrace-floor.c
