@@ -459,8 +459,9 @@ static enum emu_result do_push_seg(struct insn *in)
 
 /*
  * The ordinary instructions a run site may hold between its sensitive
- * ones (rewriter/scan.c, ordinary_in_run): push and pop of a register, mov
- * of an immediate or a register to a register. Emulated only there.
+ * ones (rewriter/scan.c, ordinary_in_run): push and pop of a register, push
+ * of an immediate, mov of an immediate or a register to a register.
+ * Emulated only there.
  */
 static int ordinary_operands(const cs_x86 *x)
 {
@@ -481,7 +482,10 @@ static enum emu_result do_mov_reg(struct insn *in)
 
 static enum emu_result do_push_reg(struct insn *in)
 {
-	if (emu_push(in->vm, get_reg(in->vm, in->x->operands[0].reg), in->op32 ? 4 : 2) == 0)
+	const cs_x86_op *op = &in->x->operands[0];
+	uint32_t v = op->type == X86_OP_IMM ? (uint32_t)op->imm : get_reg(in->vm, op->reg);
+
+	if (emu_push(in->vm, v, in->op32 ? 4 : 2) == 0)
 		advance(in);
 	return EMU_DONE;
 }
@@ -866,7 +870,8 @@ static enum emu_result dispatch_mov_push_pop(struct insn *in)
 	case X86_INS_PUSH:
 		if (is_segment_push_pop(in->x))
 			return do_push_seg(in);
-		return in->in_run && in->x->op_count == 1 && ordinary_operands(in->x) ?
+		return in->in_run && in->x->op_count == 1 &&
+			       (ordinary_operands(in->x) || in->x->operands[0].type == X86_OP_IMM) ?
 			       do_push_reg(in) : EMU_NOT_PRIVILEGED;
 	case X86_INS_POP:
 		if (is_segment_push_pop(in->x))

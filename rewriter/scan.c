@@ -451,16 +451,29 @@ static int joins_run(unsigned cls)
 }
 
 /*
+ * Classes that may end a run, as its last instruction: what follows them
+ * must run natively (sti's and popf's interrupt window, iret's return).
+ * Linux's sync_core(), `pushf; push %cs; push $1f; iret; 1:`, which its
+ * code patching runs for every instruction it patches, is such a run.
+ */
+static int ends_run(unsigned cls)
+{
+	return cls == LILYVM_CLS_STI || cls == LILYVM_CLS_POPF || cls == LILYVM_CLS_IRET;
+}
+
+/*
  * Length of an ordinary instruction the monitor also emulates inside a
- * run (push/pop of a 32-bit register other than %esp, mov $imm32 or a
- * register to a register), or 0.
+ * run (push/pop of a 32-bit register other than %esp, push of an
+ * immediate, mov $imm32 or a register to a register), or 0.
  */
 static unsigned ordinary_in_run(const uint8_t *p, uint32_t avail)
 {
 	if (avail >= 1 && ((p[0] >= 0x50 && p[0] <= 0x5f && p[0] != 0x54 && p[0] != 0x5c)))
 		return 1;
-	if (avail >= 5 && p[0] >= 0xb8 && p[0] <= 0xbf)
+	if (avail >= 5 && ((p[0] >= 0xb8 && p[0] <= 0xbf) || p[0] == 0x68))
 		return 5;
+	if (avail >= 2 && p[0] == 0x6a)
+		return 2;
 	if (avail >= 2 && (p[0] == 0x89 || p[0] == 0x8b) && (p[1] & 0xc0) == 0xc0 &&
 	    (p[1] & 7) != 4 && ((p[1] >> 3) & 7) != 4)
 		return 2;
@@ -496,7 +509,7 @@ static uint32_t run_end(const struct scanner *sc, size_t i, size_t *last)
 		int is_site = j < sc->n_found && sc->found[j].addr == end;
 		unsigned len;
 
-		if (is_site && !joins_run(sc->found[j].cls))
+		if (is_site && !joins_run(sc->found[j].cls) && !ends_run(sc->found[j].cls))
 			break;
 		len = is_site ? sc->found[j].len : p ? ordinary_in_run(p, avail) : 0;
 		if (!len || end + len - s->addr > LILYVM_MAX_INSN)
@@ -505,6 +518,8 @@ static uint32_t run_end(const struct scanner *sc, size_t i, size_t *last)
 		if (is_site) {
 			site_end = end;
 			*last = j++;
+			if (ends_run(sc->found[*last].cls))
+				break;
 		}
 	}
 	return site_end;
@@ -512,9 +527,9 @@ static uint32_t run_end(const struct scanner *sc, size_t i, size_t *last)
 
 /*
  * Sensitive instructions that follow each other closely trap once each:
- * Linux's local_irq_save() is `pushf; pop %reg; cli`, and its entry code
+ * Linux's local_irq_save() is `pushf; pop %reg; cli`, its entry code
  * pushes, pops and loads three segment registers around every system call
- * and interrupt. Where no branch lands inside, such a stretch becomes one
+ * and interrupt, and its sync_core() is four instructions for one iret. Where no branch lands inside, such a stretch becomes one
  * run site (LILYVM_SITE_RUN), which the monitor emulates in one trap. Only
  * direct branch targets are known; the kernel is built without jump tables
  * (retpolines), and a return into the middle of a run (an exception raised
