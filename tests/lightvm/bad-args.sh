@@ -50,6 +50,22 @@ expect "junk kernel" "junk.rw" run "$work/junk.rw"
 expect "truncated kernel" "truncated.rw: truncated" run "$work/truncated.rw"
 expect "missing initrd" "No such file" run "$work/demo.rw" --initrd "$work/none"
 expect "unwritable serial file" "No such file" run "$work/demo.rw" --serial "file:$work/no/dir"
+expect "unknown network type" "--net tap: unknown network type" run "$work/demo.rw" --net tap
+expect "bad net option" "unknown option bogus" run "$work/demo.rw" --net user,bogus=1
+expect "bad hostfwd" "bad value for hostfwd" run "$work/demo.rw" --net user,hostfwd=tcp::99999-:80
+expect "address outside the net" "dns= is not inside net=" run "$work/demo.rw" --net user,dns=1.2.3.4
+# A forward onto a port something already listens on (the listener is the
+# test's own: a port taken by a process that ignores connections).
+if command -v python3 >/dev/null; then
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/port" &
+	holder=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$work/port" ] && break; sleep 0.2; done
+	expect "hostfwd port taken" "cannot listen there" run "$work/demo.rw" \
+		--net "user,hostfwd=tcp:127.0.0.1:$(cat "$work/port")-:80"
+	kill "$holder" 2>/dev/null
+fi
 expect "linux: not a bzImage" "junk.rw: .*not a bzImage" run --linux "$work/junk.rw"
 expect "linux: an ELF, not a bzImage" "not a bzImage" run --linux "$work/demo.rw"
 expect "linux: missing bzImage" "No such file" run --linux "$work/none"
