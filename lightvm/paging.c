@@ -465,6 +465,29 @@ static int repeating(struct vm *vm, uint32_t lin, unsigned access)
 	return 0;
 }
 
+/*
+ * A fault at an address the child can never map (page 0, the monitor's top
+ * pages). If the guest's tables do not allow the access either (a NULL
+ * pointer in a guest program), it is the guest's #PF, as on hardware; only
+ * an access they allow is one the monitor cannot carry out.
+ */
+static int unmappable_fault(struct vm *vm, uint32_t lin, unsigned access)
+{
+	struct mmu_regs regs = regs_of(vm);
+	struct mmu_ram ram = ram_of(vm);
+	struct mmu_xlat x;
+	uint32_t err;
+
+	if (mmu_translate(&regs, &ram, lin, access | classify(vm, lin), &x, &err)) {
+		vm->cpu.cr2 = lin;
+		cpu_fault(vm, EXC_PF, err);
+		return 1;
+	}
+	vm_unsupported(vm, "the guest uses linear address %#x, which its host process cannot "
+		       "map (see the layout in lightvm/README.md)", lin);
+	return 1;
+}
+
 int paging_fault(struct vm *vm, const siginfo_t *si)
 {
 	uint32_t lin = (uint32_t)(uintptr_t)si->si_addr, err;
@@ -477,11 +500,8 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 		return 0;
 	if (!paging_on(vm))
 		return beyond_ram(vm, lin);
-	if (lin < vm->ram_va_start || lin >= GUEST_VA_LIMIT) {
-		vm_unsupported(vm, "the guest uses linear address %#x, which its host process cannot "
-			       "map (see the layout in lightvm/README.md)", lin);
-		return 1;
-	}
+	if (lin < vm->ram_va_start || lin >= GUEST_VA_LIMIT)
+		return unmappable_fault(vm, lin, access);
 	state = mmu_space_lookup(vm->space, lin, NULL);
 	if (si->si_code == SEGV_ACCERR && (state & MMU_MAP_PRESENT))
 		access |= fetched_from(vm, lin, state) ? MMU_FETCH : MMU_WRITE;

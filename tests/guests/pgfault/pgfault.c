@@ -3,8 +3,9 @@
  * PDE and PTE (not present, supervisor or user, read-only or writable),
  * ring 0 and ring 3, read and write, CR0.WP off and on; instruction fetches
  * from a non-present page and from a supervisor page in ring 3; accesses
- * that straddle two pages; and PDEs/PTEs naming frames beyond RAM, which
- * must not bring the machine down.
+ * that straddle two pages; PDEs/PTEs naming frames beyond RAM, which must
+ * not bring the machine down; and a NULL pointer (page 0, which no host
+ * process can map) meeting a not-present page, a plain #PF.
  *
  * Each access is printed with what it did ("no fault" or "err=E cr2=0xC"),
  * and checked against what the SDM says for 32-bit paging without PAE: a
@@ -224,6 +225,29 @@ static void test_beyond_ram(void)
 	far_read(FAR_PT_REGION + 0x5000, "a PDE naming a page table at 0x7ff00000, beyond RAM");
 }
 
+/* Page 0 not present: reads and writes through a NULL pointer at rings 3 and 0. */
+static void test_null(void)
+{
+	volatile uint32_t *pte = pg_pte(pd, 0);
+	uint32_t saved = *pte, val;
+	static const struct { int cpl, write; uint32_t err; } cases[] = {
+		{ 3, 0, PFERR_U }, { 3, 1, PFERR_U | PFERR_W }, { 0, 0, 0 }, { 0, 1, PFERR_W },
+	};
+
+	*pte = 0;
+	invlpg(0);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int faulted = cases[i].write ? pg_store(cases[i].cpl, 0x10, 1) :
+					       pg_load(cases[i].cpl, 0x10, &val);
+
+		check(faulted && observed(faulted, 0x10) == (0x100 | cases[i].err),
+		      pg_name("r%d %s through a NULL pointer, page 0 not present: %s", cases[i].cpl,
+			      cases[i].write ? "write" : "read", pg_fault_str()));
+	}
+	*pte = saved;
+	invlpg(0);
+}
+
 void guest_main(uint32_t magic, void *mbi)
 {
 	guest_init();
@@ -235,5 +259,6 @@ void guest_main(uint32_t magic, void *mbi)
 	test_fetch();
 	test_straddle();
 	test_beyond_ram();
+	test_null();
 	finish();
 }
