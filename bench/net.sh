@@ -45,7 +45,7 @@
 # script says which it used).
 #
 # The link MTUs differ, and the table's notes give each as seen inside:
-# QEMU's slirp card 1500, lilyvm's net-user 65520 unless told otherwise,
+# QEMU's slirp card 1500, lilyvm's net-user 16000 unless told otherwise,
 # pasta's namespace the host interface's. Debian 12's passt (2023-03-09)
 # now and then stalls a transfer for seconds when it shares one CPU with
 # both ends (its tap-side window handling; upstream has reworked it since):

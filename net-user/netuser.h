@@ -15,6 +15,7 @@
 #define NETUSER_MAX_FWD 16
 #define NETUSER_MTU_MIN 576	/* the least every IPv4 host must take */
 #define NETUSER_MTU_MAX 65520	/* libslirp's limit, less one */
+#define NETUSER_MTU_DEFAULT 16000	/* four segments to slirp's 64 KiB window (options.c) */
 
 /* One hostfwd=: a host socket whose connections or datagrams go to the guest. */
 struct netuser_fwd {
@@ -34,7 +35,7 @@ struct netuser_opts {
 	struct in_addr dhcp_start;	/* dhcpstart=: net + 15 */
 	struct in_addr dns;	/* dns=: net + 3 */
 	char hostname[64];	/* hostname= offered by DHCP, "" for none */
-	unsigned mtu;		/* mtu=: the link's MTU, 65520 (as pasta's) unless given */
+	unsigned mtu;		/* mtu=: the link's MTU, NETUSER_MTU_DEFAULT unless given */
 	struct netuser_fwd fwd[NETUSER_MAX_FWD];
 	unsigned n_fwd;
 };

@@ -5,9 +5,9 @@
  *
  * Queue 0 receives, queue 1 transmits. The card offers only what every
  * driver of it speaks: a MAC address, link status and the back end's MTU
- * (up to 65520: Linux then posts receive buffers of many pages, and the
- * guest's TCP moves 64 KiB per frame, so per-frame traps matter 40 times
- * less), no offloads, no merged buffers, no indirect descriptors, so that
+ * (up to 65520, 16000 by default: Linux then posts receive buffers of
+ * several pages, and the guest's TCP moves that much per frame, so the
+ * traps of each frame are paid ten times less often), no offloads, no merged buffers, no indirect descriptors, so that
  * each frame is one chain: a 10-byte virtio_net_hdr (all zero on receive,
  * ignored on transmit) and the Ethernet frame. A transmit notification sends every frame the guest
  * queued, then interrupts once; frames from the back end fill the guest's

@@ -46,7 +46,7 @@ int main(void)
 	CHECK_EQ(o.dns.s_addr, addr("10.0.2.3"));
 	CHECK_EQ(o.dhcp_start.s_addr, addr("10.0.2.15"));
 	CHECK(o.ipv4 && o.ipv6 && !o.restricted && !o.n_fwd && !o.hostname[0]);
-	CHECK_EQ(o.mtu, 65520);
+	CHECK_EQ(o.mtu, 16000);
 	CHECK_EQ(parse("mtu=1500"), 0);
 	CHECK_EQ(o.mtu, 1500);
 	refused("mtu=575", "bad value for mtu");
