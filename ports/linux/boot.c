@@ -8,7 +8,6 @@
  * zero page carries the bzImage's own setup header (the kernel checks its
  * version and reads its fields), the loader's fields, and the e820 map.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,16 +34,6 @@
 #define LOADER_UNDEFINED 0xff	/* a boot loader without an assigned ID */
 #define LOADED_HIGH 0x01
 #define CAN_USE_HEAP 0x80
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static void put32(uint8_t *zp, unsigned off, uint32_t v)
 {
@@ -76,7 +65,7 @@ static int place_initrd(const struct linux_image *img, const struct pc_ram *ram,
 		       (uint64_t)h->initrd_addr_max + 1;
 
 	if (img->initrd_len > top || ((top - img->initrd_len) & ~4095ull) < kernel_end)
-		return fail(err, errlen, "the initrd (%zu bytes) does not fit guest RAM above the "
+		return pc_fail(err, errlen, "the initrd (%zu bytes) does not fit guest RAM above the "
 			    "kernel and below %#llx", img->initrd_len, (unsigned long long)top);
 	*at = (top - img->initrd_len) & ~4095ull;
 	memcpy(ram->base + *at, img->initrd, img->initrd_len);
@@ -93,13 +82,13 @@ int linux_boot_load(const struct linux_image *img, const struct pc_ram *ram,
 	uint8_t *zp;
 
 	if (bzimage_parse_header(img->bzimage, img->bzimage_len, &h, why))
-		return fail(err, errlen, "%s", why);
+		return pc_fail(err, errlen, "%s", why);
 	if (pc_check_elf(img->vmlinux, img->vmlinux_len, err, errlen))
 		return -1;
 	if (ram->size < 2 * PC_HIGH_MEMORY || !pc_in_ram(ram, ZERO_PAGE, 0xa0000 - ZERO_PAGE))
-		return fail(err, errlen, "guest RAM too small for the Linux boot protocol");
+		return pc_fail(err, errlen, "guest RAM too small for the Linux boot protocol");
 	if (cmd_len >= CMDLINE_ROOM || (h.cmdline_size && cmd_len > h.cmdline_size))
-		return fail(err, errlen, "the kernel command line is longer than the kernel's %u bytes",
+		return pc_fail(err, errlen, "the kernel command line is longer than the kernel's %u bytes",
 			    h.cmdline_size);
 	if (pc_load_elf(img->vmlinux, img->vmlinux_len, ram, &end, err, errlen))
 		return -1;

@@ -3,7 +3,6 @@
  * section 3: header, machine state, boot information format).
  */
 #include <elf.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,16 +32,6 @@ struct mb_mmap_entry {
 	uint64_t addr, len;
 	uint32_t type;
 } __attribute__((packed));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -107,12 +96,12 @@ static int place_modules(struct placer *p, const struct mb_module *mods, size_t 
 	struct mb_mod_entry entries[16];
 
 	if (n > 16)
-		return fail(err, errlen, "at most 16 modules");
+		return pc_fail(err, errlen, "at most 16 modules");
 	for (size_t i = 0; i < n; i++) {
 		uint32_t at = place(p, mods[i].data, mods[i].len, 4096);
 
 		if (!at)
-			return fail(err, errlen, "module %zu (%zu bytes) does not fit guest RAM", i,
+			return pc_fail(err, errlen, "module %zu (%zu bytes) does not fit guest RAM", i,
 				    mods[i].len);
 		entries[i] = (struct mb_mod_entry){ at, at + mods[i].len,
 						    place_string(p, mods[i].cmdline ? mods[i].cmdline : ""),
@@ -134,11 +123,11 @@ int multiboot_load(const uint8_t *image, size_t len, const struct pc_ram *ram, c
 	uint32_t end, info_at;
 
 	if (hdr < 0)
-		return fail(err, errlen, "no Multiboot header in the first 8 KiB of the kernel");
+		return pc_fail(err, errlen, "no Multiboot header in the first 8 KiB of the kernel");
 	if (pc_check_elf(image, len, err, errlen))
 		return -1;
 	if (ram->size < 2 * PC_HIGH_MEMORY)
-		return fail(err, errlen, "guest RAM must be at least 2 MiB");
+		return pc_fail(err, errlen, "guest RAM must be at least 2 MiB");
 	if (pc_load_elf(image, len, ram, &end, err, errlen))
 		return -1;
 	p.next = (end + 4095) & ~4095u;
@@ -152,7 +141,7 @@ int multiboot_load(const uint8_t *image, size_t len, const struct pc_ram *ram, c
 		return -1;
 	info_at = place(&p, &info, sizeof(info), 8);
 	if (!info_at || !info.mmap_addr || !info.boot_loader_name)
-		return fail(err, errlen, "the boot information does not fit guest RAM");
+		return pc_fail(err, errlen, "the boot information does not fit guest RAM");
 	boot->entry = pc_elf_entry(image);
 	boot->info = info_at;
 	return 0;

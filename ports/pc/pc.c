@@ -8,7 +8,7 @@
 
 #include "ports/pc/pc.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int pc_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -36,7 +36,7 @@ int pc_check_elf(const uint8_t *image, size_t len, char *err, size_t errlen)
 {
 	if (len < sizeof(Elf32_Ehdr) || memcmp(image, ELFMAG, SELFMAG) ||
 	    image[EI_CLASS] != ELFCLASS32 || header_of(image).e_machine != EM_386)
-		return fail(err, errlen, "the kernel is not an ELF32 i386 image");
+		return pc_fail(err, errlen, "the kernel is not an ELF32 i386 image");
 	return 0;
 }
 
@@ -48,7 +48,7 @@ int pc_load_elf(const uint8_t *image, size_t len, const struct pc_ram *ram, uint
 	*end = 0;
 	if (eh->e_phentsize != sizeof(Elf32_Phdr) ||
 	    (uint64_t)eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf32_Phdr) > len)
-		return fail(err, errlen, "bad program header table");
+		return pc_fail(err, errlen, "bad program header table");
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		Elf32_Phdr ph;
 
@@ -56,9 +56,9 @@ int pc_load_elf(const uint8_t *image, size_t len, const struct pc_ram *ram, uint
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if ((uint64_t)ph.p_offset + ph.p_filesz > len || ph.p_filesz > ph.p_memsz)
-			return fail(err, errlen, "segment %u points past the end of the image", i);
+			return pc_fail(err, errlen, "segment %u points past the end of the image", i);
 		if (!pc_in_ram(ram, ph.p_paddr, ph.p_memsz))
-			return fail(err, errlen,
+			return pc_fail(err, errlen,
 				    "segment %u (%#x, %u bytes) does not fit guest RAM of %llu MiB",
 				    i, ph.p_paddr, ph.p_memsz, (unsigned long long)(ram->size >> 20));
 		memcpy(ram->base + ph.p_paddr, image + ph.p_offset, ph.p_filesz);
@@ -67,7 +67,7 @@ int pc_load_elf(const uint8_t *image, size_t len, const struct pc_ram *ram, uint
 			*end = ph.p_paddr + ph.p_memsz;
 	}
 	if (*end == 0)
-		return fail(err, errlen, "the kernel has no loadable segment");
+		return pc_fail(err, errlen, "the kernel has no loadable segment");
 	return 0;
 }
 

@@ -27,6 +27,9 @@ struct pc_range {
 	uint32_t type;		/* 1: RAM, 2: reserved (e820 and Multiboot agree) */
 };
 
+/* Format a one-line reason into err (errlen bytes) and return -1, for the loaders' errors. */
+int pc_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* True if [addr, addr+len) is loadable RAM. */
 int pc_in_ram(const struct pc_ram *ram, uint64_t addr, uint64_t len);
 /* Check image is ELF32 i386; -1 with a one-line err if not. */
