@@ -34,12 +34,12 @@ CC=${CC:-gcc}
 RUN_TIMEOUT=900
 OPS="boot syscall pipe fork exec fault ctxsw cpu"
 MEM=256
-# tests/linux/session.sh's GUEST_CMDLINE (it says why each option is there),
-# plus quiet (the kernel's boot messages are serial output both VMs would
-# pay for) and the benchmark as init.
-CMDLINE="console=ttyS0 reservetop=16K nokaslr acpi=off nolapic pci=nobios pnpbios=off noisapnp mitigations=off tsc=reliable panic=-1 quiet rdinit=/usr/local/bin/bench-guest"
-
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The guests' GUEST_CMDLINE (ports/linux/cmdline.sh says why each option is
+# there), plus quiet (the kernel's boot messages are serial output both VMs
+# would pay for) and the benchmark as init.
+. "$top/ports/linux/cmdline.sh"
+CMDLINE="$GUEST_CMDLINE quiet rdinit=/usr/local/bin/bench-guest"
 
 die() {
 	echo "linux: $*" >&2

@@ -95,14 +95,15 @@ LILYVM_NET=${LILYVM_NET:-}
 NET_COLS=${NET_COLS:-"loopback pasta qemu lilyvm"}
 MEM=256
 GUEST_PORT=5001
-# tests/linux/harness.sh's GUEST_CMDLINE (it says why each option is there),
-# plus quiet, as bench/linux.sh has it.
-CMDLINE="console=ttyS0 reservetop=16K nokaslr acpi=off nolapic pci=nobios pnpbios=off noisapnp mitigations=off tsc=reliable panic=-1 quiet"
 READY_MARKER="lilyvm-guest: ready"
 COLS="lilyvm qemu pasta loopback"
 ROWS="g2h-in h2g-in h2g-host g2h-host rr-in rr-host"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The guests' GUEST_CMDLINE (ports/linux/cmdline.sh says why each option is
+# there), plus quiet, as bench/linux.sh has it.
+. "$top/ports/linux/cmdline.sh"
+CMDLINE="$GUEST_CMDLINE quiet"
 
 die() {
 	echo "net: $*" >&2

@@ -19,4 +19,5 @@ EXTRA_DIST += ports/linux/README.md
 .PHONY: guest-image
 guest-image:
 	$(SHELL) $(top_srcdir)/ports/linux/mkguest.sh
-EXTRA_DIST += ports/linux/mkguest.sh ports/linux/init ports/linux/udhcpc.script
+EXTRA_DIST += ports/linux/mkguest.sh ports/linux/init ports/linux/udhcpc.script \
+	ports/linux/cmdline.sh
