@@ -395,3 +395,16 @@ uint64_t fakevm_count(struct vm *vm, const char *name)
 			return vm->count[i];
 	return 0;
 }
+
+uint32_t fakevm_pci_read(struct device_set *set, unsigned slot, unsigned reg, unsigned size)
+{
+	devices_pio_write(set, 0xcf8, 4, 0x80000000u | slot << 11 | (reg & 0xfc));
+	return devices_pio_read(set, (uint16_t)(0xcfc + (reg & 3)), size);
+}
+
+void fakevm_pci_write(struct device_set *set, unsigned slot, unsigned reg, unsigned size,
+		      uint32_t v)
+{
+	devices_pio_write(set, 0xcf8, 4, 0x80000000u | slot << 11 | (reg & 0xfc));
+	devices_pio_write(set, (uint16_t)(0xcfc + (reg & 3)), size, v);
+}

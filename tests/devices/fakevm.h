@@ -55,6 +55,10 @@ uint8_t *fakevm_ram(struct vm *vm);
 void fakevm_net_deliver(struct vm *vm, const void *frame, size_t len);
 /* Frames the NIC sent so far; frame i in *frame and *len when i is below the count. */
 unsigned fakevm_net_sent(struct vm *vm, unsigned i, const uint8_t **frame, size_t *len);
+/* Configuration mechanism #1: read or write size bytes at reg of bus 0's slot. */
+uint32_t fakevm_pci_read(struct device_set *set, unsigned slot, unsigned reg, unsigned size);
+void fakevm_pci_write(struct device_set *set, unsigned slot, unsigned reg, unsigned size,
+		      uint32_t v);
 /* The total vm_count() gave name. */
 uint64_t fakevm_count(struct vm *vm, const char *name);
 

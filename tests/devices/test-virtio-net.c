@@ -9,6 +9,7 @@
  * buffer outside RAM, indirect descriptor) gets its queue stopped and
  * counted, never a crash, until it resets the device.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/devices/check.h"
@@ -25,18 +26,6 @@
 static struct vm *vm;
 static struct device_set *set;
 static uint16_t bar;
-
-static uint32_t cfg_read(unsigned slot, unsigned reg, unsigned size)
-{
-	devices_pio_write(set, 0xcf8, 4, 0x80000000u | slot << 11 | (reg & 0xfc));
-	return devices_pio_read(set, 0xcfc + (reg & 3), size);
-}
-
-static void cfg_write(unsigned slot, unsigned reg, unsigned size, uint32_t v)
-{
-	devices_pio_write(set, 0xcf8, 4, 0x80000000u | slot << 11 | (reg & 0xfc));
-	devices_pio_write(set, 0xcfc + (reg & 3), size, v);
-}
 
 static uint8_t *ram(uint32_t gpa)
 {
@@ -107,24 +96,24 @@ static void driver_start(void)
 
 static void test_discovery(void)
 {
-	CHECK_EQ(cfg_read(3, 0x00, 4), 0x10001af4u);
-	CHECK_EQ(cfg_read(3, 0x08, 4) >> 8, 0x020000u);	/* Ethernet controller */
-	CHECK_EQ(cfg_read(3, 0x2c, 4), 0x00011af4u);	/* subsystem: virtio type 1, network */
-	CHECK_EQ(cfg_read(3, 0x3d, 1), 1);	/* INTA */
-	CHECK_EQ(cfg_read(3, 0x3c, 1), IRQ);
-	CHECK_EQ(cfg_read(3, 0x04, 2) & 1, 1);	/* I/O decoding on, as firmware leaves it */
-	bar = (uint16_t)(cfg_read(3, 0x10, 4) & ~3u);
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x00, 4), 0x10001af4u);
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x08, 4) >> 8, 0x020000u);	/* Ethernet controller */
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x2c, 4), 0x00011af4u);	/* subsystem: virtio type 1, network */
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x3d, 1), 1);	/* INTA */
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x3c, 1), IRQ);
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x04, 2) & 1, 1);	/* I/O decoding on, as firmware leaves it */
+	bar = (uint16_t)(fakevm_pci_read(set, 3, 0x10, 4) & ~3u);
 	CHECK(bar >= 0x1000);
 	/* BAR sizing: all ones reads back the size mask with the I/O bit. */
-	cfg_write(3, 0x10, 4, 0xffffffffu);
-	CHECK_EQ(cfg_read(3, 0x10, 4), 0xffffffe1u);
-	cfg_write(3, 0x10, 4, 0xd000);
-	CHECK_EQ(cfg_read(3, 0x10, 4), 0xd001u);
+	fakevm_pci_write(set, 3, 0x10, 4, 0xffffffffu);
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x10, 4), 0xffffffe1u);
+	fakevm_pci_write(set, 3, 0x10, 4, 0xd000);
+	CHECK_EQ(fakevm_pci_read(set, 3, 0x10, 4), 0xd001u);
 	bar = 0xd000;
 	/* The BAR decodes only while I/O decoding is on. */
-	cfg_write(3, 0x04, 2, 0);
+	fakevm_pci_write(set, 3, 0x04, 2, 0);
 	CHECK_EQ(devices_pio_read(set, bar + 0x14, 1), 0xff);
-	cfg_write(3, 0x04, 2, 1);
+	fakevm_pci_write(set, 3, 0x04, 2, 1);
 	CHECK_EQ(devices_pio_read(set, bar + 0x14, 1), 0x52);
 	/* Features: MTU, MAC and STATUS; the MAC, link up, one queue pair and
 	 * the back end's MTU in the config. */
@@ -135,7 +124,7 @@ static void test_discovery(void)
 	CHECK_EQ(devices_pio_read(set, bar + 0x1c, 2), 1);
 	CHECK_EQ(devices_pio_read(set, bar + 0x1e, 2), 65520);
 	/* A slot with nothing in it. */
-	CHECK_EQ(cfg_read(4, 0x00, 4), 0xffffffffu);
+	CHECK_EQ(fakevm_pci_read(set, 4, 0x00, 4), 0xffffffffu);
 }
 
 static void test_transmit(void)
