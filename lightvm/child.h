@@ -5,13 +5,16 @@
  *
  * The child's address space, after child_start():
  *   [0, vm.mmap_min_addr)        never mappable by a process (4 KiB or 64 KiB)
- *   [mmap_min_addr, SCRATCH_ADDR) free for the guest
- *   [SCRATCH_ADDR, +4K)          scratch page shared with the monitor (the
- *                                last page of the RAM memfd): the batches of
+ *   [mmap_min_addr, GUEST_VA_LIMIT) free for the guest
+ *   [LILYVM_PV_CODE, +1004K)     the image's trampolines, read+exec, and
+ *   [LILYVM_PV_VCPU, +4K)        the vCPU page they share with the monitor,
+ *                                both mapped in ring 0's views only (paging.c)
+ *   [SCRATCH_ADDR, +4K)          scratch page shared with the monitor (a
+ *                                page of the RAM memfd): the batches of
  *                                the child's own host calls and their data
  *   [STUB_ADDR, STUB_ADDR+4K)    the stub page (lightvm/stub.S), read+exec
  *   [0xffffe000, 4 GiB)          above a 32-bit process's TASK_SIZE: never mappable
- * So a guest can never map its top 16 KiB (0xffffc000 and up), nor the
+ * So a guest can never map its top 1 MiB (0xfff00000 and up), nor the
  * pages below vm.mmap_min_addr.
  */
 #ifndef LIGHTVM_CHILD_H
@@ -22,9 +25,11 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include "rewriter/sites.h"
+
 #define STUB_ADDR 0xffffd000u
 #define SCRATCH_ADDR 0xffffc000u
-#define GUEST_VA_LIMIT SCRATCH_ADDR	/* first guest address that cannot be mapped */
+#define GUEST_VA_LIMIT LILYVM_PV_CODE	/* first guest address that cannot be mapped */
 #define CHILD_RAM_FD 3		/* the guest RAM memfd, inherited at this number */
 #define CHILD_BATCH_HDR 0x400	/* scratch offset of the batch's end pointer (stub.S) */
 #define CHILD_BATCH_OPS 0x410	/* scratch offset of its first record */

@@ -30,9 +30,9 @@
 
 /*
  * Added before the user's command line, each for a limit of the monitor:
- * - reservetop=16K keeps the kernel's fixmap out of the child's top 16 KiB,
- *   which hold the scratch and stub pages and the end of a 32-bit process's
- *   address space (lightvm/README.md).
+ * - reservetop=1M keeps the kernel's fixmap out of the child's top 1 MiB,
+ *   which holds the trampolines, the vCPU, scratch and stub pages and the
+ *   end of a 32-bit process's address space (lightvm/child.h).
  * - tsc_early_khz=N: the guest's TSC is the host's, whose rate the monitor
  *   measures; the kernel's own calibration times the TSC against PIT
  *   channel 2 through trapped port reads, fails, and leaves the PIT as its
@@ -40,7 +40,7 @@
  * - tsc=reliable: no clocksource watchdog, whose reference would again be
  *   the PIT, read twice a second and late on a loaded host.
  */
-static const char monitor_cmdline[] = "reservetop=16K tsc=reliable";
+static const char monitor_cmdline[] = "reservetop=1M tsc=reliable";
 
 /* The host TSC's rate in kHz, timed against CLOCK_MONOTONIC_RAW over 20 ms. */
 static uint64_t host_tsc_khz(void)

@@ -83,6 +83,28 @@ static void check(struct vm *vm, struct view *v, int rc, const char *what)
 			child_error(v->child));
 }
 
+/*
+ * The trampolines (read+exec) and the vCPU page (read+write) in the views
+ * of ring 0 and of paging off; never in ring 3's, whose code must neither
+ * run the trampolines nor change the virtual flags (sites.h).
+ */
+static int map_pv(struct vm *vm, struct view *v, int on)
+{
+	uint32_t pgoff = (uint32_t)((vm->ram_bytes + RAM_PV_VCPU_OFF) >> 12);
+	uint32_t code_len = (vm->pv.code_size + 4095) & ~4095u;
+
+	if (!vm->pv.n || v->pv_mapped == on)
+		return 0;
+	v->pv_mapped = on;
+	if (!on)
+		return child_queue(v->child, NR32_MUNMAP, LILYVM_PV_CODE,
+				   LILYVM_PV_VCPU + 4096 - LILYVM_PV_CODE, 0, 0, 0, 0);
+	return child_queue(v->child, NR32_MMAP2, LILYVM_PV_CODE, code_len, PROT_READ | PROT_EXEC,
+			   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, pgoff + 1) ||
+	       child_queue(v->child, NR32_MMAP2, LILYVM_PV_VCPU, 4096, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, pgoff);
+}
+
 /* Paging off: every RAM page at its own address, as ring 0 and 3 see it. */
 static int map_identity(struct vm *vm, struct view *v)
 {
@@ -172,7 +194,7 @@ int paging_init(struct vm *vm, char *err, size_t errlen)
 	vm->views[vm->n_views++] = v;
 	v->kind = VIEW_FLAT;
 	switch_to(vm, v);
-	if (map_identity(vm, v) || child_flush(v->child)) {
+	if (map_identity(vm, v) || map_pv(vm, v, 1) || child_flush(v->child)) {
 		snprintf(err, errlen, "cannot map guest RAM into the guest process: %s",
 			 child_error(v->child));
 		return -1;
@@ -190,12 +212,21 @@ void paging_destroy(struct vm *vm)
 	vm->space = NULL;
 }
 
-/* The view the guest needs now: paging off, or its address space as ring 0 or ring 3 sees it. */
+static int is_flat(unsigned kind)
+{
+	return kind == VIEW_FLAT || kind == VIEW_FLAT_USER;
+}
+
+/*
+ * The view the guest needs now: paging off, or its address space as ring 0
+ * or ring 3 sees it. With paging off both rings see all of RAM, and share a
+ * view unless the image has trampolines, which ring 3 must not reach.
+ */
 static void wanted(const struct vm *vm, unsigned *kind, uint32_t *cr3)
 {
-	int on = (vm->cpu.cr0 & CR0_PG_BIT) != 0;
+	int on = (vm->cpu.cr0 & CR0_PG_BIT) != 0, user = vm->cpu.cpl == 3;
 
-	*kind = !on ? VIEW_FLAT : vm->cpu.cpl == 3 ? VIEW_USER : VIEW_KERNEL;
+	*kind = !on ? (user && vm->pv.n ? VIEW_FLAT_USER : VIEW_FLAT) : user ? VIEW_USER : VIEW_KERNEL;
 	*cr3 = !on ? 0 : vm->cpu.cr3 & (vm->cpu.cr4 & CR4_PAE_BIT ? 0xffffffe0u : 0xfffff000u);
 }
 
@@ -248,8 +279,9 @@ static struct view *pick_view(struct vm *vm)
 		v->kind = kind;
 		v->cr3 = cr3;
 		v->tlb_gen = vm->tlb_gen;	/* empty: nothing to check */
-		if (kind == VIEW_FLAT)
+		if (is_flat(kind))
 			check(vm, v, map_identity(vm, v), "paging off");
+		check(vm, v, map_pv(vm, v, kind == VIEW_FLAT || kind == VIEW_KERNEL), "trampolines");
 	}
 	v->used = ++vm->view_clock;
 	return v;
@@ -262,7 +294,7 @@ static void revalidate(struct vm *vm, struct view *v)
 	struct mmu_ram ram = ram_of(vm);
 	struct mmu_sink sink = sink_of(v);
 
-	if (v->kind == VIEW_FLAT || v->tlb_gen == vm->tlb_gen)
+	if (is_flat(v->kind) || v->tlb_gen == vm->tlb_gen)
 		return;
 	regs.cr3 = v->cr3;
 	check(vm, v, mmu_space_validate(v->space, &regs, &ram, &sink), "CR3 write");
@@ -564,7 +596,7 @@ void paging_invlpg(struct vm *vm, uint32_t lin)
 		struct view *v = vm->views[i];
 		struct mmu_sink sink = sink_of(v);
 
-		if (v->kind != VIEW_FLAT)
+		if (!is_flat(v->kind))
 			check(vm, v, mmu_space_invalidate(v->space, lin, &sink), "invlpg");
 	}
 }

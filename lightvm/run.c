@@ -57,6 +57,17 @@ static void halt(struct vm *vm)
 	vm_account(vm, STAT_HALT, 0, vm_clock_ns() - t0);
 }
 
+/* Emulate a run site from off bytes in, where the guest's EIP is; 0 if off is no boundary. */
+static int emulate_rest(struct vm *vm, const struct lilyvm_site *s, size_t off, uint64_t t0)
+{
+	if (!(s->flags & LILYVM_SITE_RUN) || !emulate_boundary(vm, s->orig, s->len, off))
+		return 0;
+	if (emulate_run(vm, s->orig + off, s->len - off) == EMU_HALT)
+		halt(vm);
+	vm_account(vm, STAT_SITE, s->cls, vm_clock_ns() - t0);
+	return 1;
+}
+
 /* An emulation that met something not emulated yet: say which instruction, where. */
 static void explain_stop(struct vm *vm, const uint8_t *insn, size_t len, uint32_t pc)
 {
@@ -68,14 +79,100 @@ static void explain_stop(struct vm *vm, const uint8_t *insn, size_t len, uint32_
 		 why);
 }
 
+/*
+ * A trampoline's exit (sites.h): it set IF with an interrupt waiting. Go on
+ * at the end of its site; the loop delivers the interrupt.
+ */
+static int pv_exit(struct vm *vm, uint64_t t0)
+{
+	uint32_t pc = cpu_pc(vm), off = pc - LILYVM_PV_CODE;
+	struct lilyvm_pv_exit x;
+
+	if (!vm->pv.n || off >= vm->pv.code_size || vm->pv.code_size - off < 1 + sizeof(x) ||
+	    vm->pv.code[off] != LILYVM_PV_EXIT_BYTE)
+		return 0;
+	memcpy(&x, vm->pv.code + off + 1, sizeof(x));
+	vm->cpu.regs.rip = x.resume - (pc - (uint32_t)vm->cpu.regs.rip);
+	vm->cpu.inhibit = (x.flags & LILYVM_PV_EXIT_SHADOW) != 0;
+	vm_account(vm, STAT_PV_EXIT, 0, vm_clock_ns() - t0);
+	return 1;
+}
+
+/*
+ * A jump to a trampoline where it is not mapped: from ring 3, or from code
+ * running at its load address while paging is off (the jump is relative,
+ * so it lands a segment's link offset away). The site is emulated instead.
+ */
+static int pv_fallback(struct vm *vm, uint32_t addr, uint64_t t0)
+{
+	uint32_t pc = cpu_pc(vm);
+	const struct lilyvm_pv_entry *e = NULL;
+	uint32_t shift = 0;
+
+	if (!vm->pv.n || addr != pc)
+		return 0;
+	e = sitetab_pv_find(&vm->pv, addr);
+	for (unsigned i = 0; !e && i < vm->n_segs; i++) {
+		shift = vm->segs[i].vaddr - vm->segs[i].paddr;
+		e = sitetab_pv_find(&vm->pv, addr + shift);
+	}
+	if (!e)
+		return 0;
+	vm->cpu.regs.rip += e->site - shift - pc;
+	return emulate_rest(vm, lilyvm_site_find(vm->sites, vm->n_sites, e->site), 0, t0);
+}
+
+/*
+ * Where the monitor itself sends the guest (an iret, an exception's return
+ * address) may be inside a trampoline site's jump, whose bytes are no
+ * instructions: the rest of the site is emulated instead.
+ */
+static int pv_inside_jump(struct vm *vm)
+{
+	uint32_t at = vm_link_address(vm, cpu_pc(vm));
+
+	for (uint32_t back = 1; back < 5; back++) {
+		const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, at - back);
+
+		if (s && s->form == LILYVM_FORM_PV) {
+			if (!emulate_rest(vm, s, back, vm_clock_ns()))
+				vm_fail(vm, "the guest went into the middle of a rewritten "
+					"instruction at %#x", s->addr);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The virtual flags the trampolines keep: into the vCPU page before the guest runs, */
+static void pv_push(struct vm *vm)
+{
+	if (!vm->pv.n)
+		return;
+	vm->pv_vcpu->vflags = vm->cpu.vflags;
+	vm->pv_vcpu->pending = vm_irq_pending(vm);
+}
+
+/* and back at its next stop. Only ring 0 can have changed them. */
+static void pv_pull(struct vm *vm)
+{
+	if (vm->pv.n)
+		vm->cpu.vflags = vm->pv_vcpu->vflags & FL_VIRTUAL;
+}
+
 /* A #GP in the child: a rewritten site, a privileged instruction without one, or the guest's own fault. */
 static void on_general_protection(struct vm *vm, uint64_t t0)
 {
 	uint8_t bytes[LILYVM_MAX_INSN];
-	size_t n = fetch(vm, bytes);
+	size_t n;
 	uint32_t pc = cpu_pc(vm);
 	const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, vm_link_address(vm, pc));
-	int at_site = s && site_intact(s, bytes, n);
+	int at_site;
+
+	if (pv_exit(vm, t0))
+		return;
+	n = fetch(vm, bytes);
+	at_site = s && site_intact(s, bytes, n);
 	const uint8_t *insn = at_site ? s->orig : bytes;
 	size_t len = at_site ? s->len : n;
 	enum emu_result r = at_site && (s->flags & LILYVM_SITE_RUN) ? emulate_run(vm, insn, len)
@@ -115,15 +212,11 @@ static void on_invalid_opcode(struct vm *vm)
  */
 static int resume_run(struct vm *vm, const struct lilyvm_site *s, uint32_t at, uint64_t t0)
 {
-	size_t off = at - s->addr;
-
-	if (!(s->flags & LILYVM_SITE_RUN) || !emulate_boundary(vm, s->orig, s->len, off))
-		return 0;
 	vm->cpu.regs.rip--;	/* back onto the int3, where the instruction starts */
-	if (emulate_run(vm, s->orig + off, s->len - off) == EMU_HALT)
-		halt(vm);
-	vm_account(vm, STAT_SITE, s->cls, vm_clock_ns() - t0);
-	return 1;
+	if (emulate_rest(vm, s, at - s->addr, t0))
+		return 1;
+	vm->cpu.regs.rip++;
+	return 0;
 }
 
 static void on_breakpoint(struct vm *vm, uint64_t t0)
@@ -150,6 +243,8 @@ static void on_segv(struct vm *vm, const siginfo_t *si, uint64_t t0)
 		on_general_protection(vm, t0);
 		return;
 	}
+	if (pv_fallback(vm, (uint32_t)(uintptr_t)si->si_addr, t0))
+		return;
 	if (paging_fault(vm, si)) {
 		vm_account(vm, STAT_PAGE_FAULT, 0, vm_clock_ns() - t0);
 		return;
@@ -279,8 +374,11 @@ enum lvm_exit lvm_run(struct vm *vm)
 		/* After sti or mov ss, one more instruction runs before an interrupt;
 		 * the shadow ends when a stop shows it ran (handle_stop). */
 		step = vm->cpu.inhibit && vm_irq_pending(vm);
+		if (vm->pv.n && pv_inside_jump(vm))
+			continue;
 		if (paging_before_resume(vm))
 			break;
+		pv_push(vm);
 		if (cpu_to_host(vm) || child_resume(vm->child, step)) {
 			vm_fail(vm, "cannot resume the guest process: %s", strerror(errno));
 			break;
@@ -289,6 +387,7 @@ enum lvm_exit lvm_run(struct vm *vm)
 			vm_fail(vm, "lost the guest process: %s", strerror(errno));
 			break;
 		}
+		pv_pull(vm);
 		handle_stop(vm, &ev);
 	}
 	return vm->stop == 1 ? LVM_POWEROFF : vm->stop == 2 ? LVM_RESET : LVM_ERROR;

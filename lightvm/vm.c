@@ -488,6 +488,7 @@ static int make_ram(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot map guest RAM: %s", strerror(errno));
 		return -1;
 	}
+	vm->pv_vcpu = (struct lilyvm_pv_vcpu *)(vm->ram + vm->ram_bytes + RAM_PV_VCPU_OFF);
 	return 0;
 }
 
@@ -529,9 +530,11 @@ int vm_adopt_image(struct vm *vm, const uint8_t *image, size_t len, const char *
 {
 	char why[128];
 
-	if (!sitetab_read(image, len, &vm->sites, &vm->n_sites, err, errlen)) {
+	if (!sitetab_read(image, len, &vm->sites, &vm->n_sites, &vm->pv, err, errlen)) {
 		vm->syms = symtab_load(image, len);
 		note_segments(vm, image, len);
+		/* The trampolines are mapped from the memfd into ring 0's views (paging.c). */
+		memcpy(vm->ram + vm->ram_bytes + RAM_PV_CODE_OFF, vm->pv.code, vm->pv.code_size);
 		return 0;
 	}
 	snprintf(why, sizeof(why), "%s", err);
@@ -672,5 +675,7 @@ void lvm_destroy(struct vm *vm)
 		cs_close(&vm->cs);
 	symtab_free(vm->syms);
 	free(vm->sites);
+	free(vm->pv.code);
+	free(vm->pv.entries);
 	free(vm);
 }

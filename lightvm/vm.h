@@ -15,6 +15,7 @@
 #include "lightvm/child.h"
 #include "lightvm/device.h"
 #include "lightvm/lightvm.h"
+#include "lightvm/sitetab.h"
 #include "rewriter/sites.h"
 
 enum seg_reg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_COUNT };
@@ -67,7 +68,7 @@ struct cpu {
 
 /* Trap accounting for --stats. */
 enum stat_kind { STAT_SITE, STAT_MISS, STAT_SYSCALL, STAT_EXCEPTION, STAT_IRQ, STAT_HALT,
-		 STAT_KICK, STAT_PAGE_FAULT, STAT_KINDS };
+		 STAT_KICK, STAT_PAGE_FAULT, STAT_PV_EXIT, STAT_KINDS };
 
 struct stats {
 	uint64_t count[STAT_KINDS], ns[STAT_KINDS];
@@ -88,7 +89,8 @@ struct mmu_space;
 #define LDT_SLOTS 8192		/* host LDT entries the guest's segments are shadowed in */
 #define MAX_VIEWS 64		/* guest processes kept (paging.c) */
 
-enum view_kind { VIEW_NONE, VIEW_FLAT, VIEW_KERNEL, VIEW_USER };
+/* VIEW_FLAT_USER: paging off in ring 3, kept apart only to hide the trampolines. */
+enum view_kind { VIEW_NONE, VIEW_FLAT, VIEW_KERNEL, VIEW_USER, VIEW_FLAT_USER };
 
 /* One child process and what it shows of the guest (paging.c). */
 struct view {
@@ -96,6 +98,7 @@ struct view {
 	struct mmu_space *space;	/* what it maps */
 	uint8_t *scratch;	/* its scratch page, in the monitor */
 	enum view_kind kind;	/* paging off, or CR3's space for ring 0 or ring 3 */
+	int pv_mapped;		/* the trampolines and the vCPU page are mapped (not in ring 3) */
 	uint32_t cr3;
 	uint64_t tlb_gen;	/* vm.tlb_gen when last checked against the guest's tables */
 	uint64_t used;		/* when last run, for reuse */
@@ -104,11 +107,14 @@ struct view {
 
 /*
  * The RAM memfd: guest RAM, then the junk page (mapped where page tables
- * point outside RAM), then one scratch page per view.
+ * point outside RAM), one scratch page per view, the vCPU page and the
+ * trampolines (sites.h); offsets from the end of guest RAM.
  */
 #define RAM_JUNK_OFF 0
 #define RAM_SCRATCH_OFF(slot) (4096 * (1 + (uint64_t)(slot)))
-#define RAM_EXTRA RAM_SCRATCH_OFF(MAX_VIEWS)
+#define RAM_PV_VCPU_OFF RAM_SCRATCH_OFF(MAX_VIEWS)
+#define RAM_PV_CODE_OFF (RAM_PV_VCPU_OFF + 4096)
+#define RAM_EXTRA (RAM_PV_CODE_OFF + LILYVM_PV_CODE_MAX)
 
 #define MAX_WATCH 32
 #define MAX_TIMERS 16
@@ -161,6 +167,8 @@ struct vm {
 	csh cs;			/* capstone with operand detail, for emulation */
 	cs_insn *insn;		/* its decode buffer */
 	struct lilyvm_site *sites;
+	struct pv_table pv;	/* the image's trampolines, if any */
+	struct lilyvm_pv_vcpu *pv_vcpu;	/* the vCPU page they share, in the RAM memfd */
 	size_t n_sites;
 	struct symtab *syms;
 	struct device_set *devs;

@@ -253,7 +253,6 @@ static int region_cmp(const void *a, const void *b)
 	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
-static const char *section_name(const struct rw_image *img, const Elf32_Shdr *sh);
 
 /*
  * Executable sections whose bytes the kernel copies elsewhere before they
@@ -263,7 +262,7 @@ static const char *section_name(const struct rw_image *img, const Elf32_Shdr *sh
  */
 static int copied_code(const struct rw_image *img, const Elf32_Shdr *s)
 {
-	return !strcmp(section_name(img, s), ".altinstr_replacement");
+	return !strcmp(rw_section_name(img, s), ".altinstr_replacement");
 }
 
 /* Executable code: SHF_EXECINSTR sections, or PF_X segments when there are none. */
@@ -411,7 +410,7 @@ static int is_rewritten_note(const uint8_t *p, size_t size)
 	       memcmp(p + sizeof(nh), LILYVM_NOTE_NAME, sizeof(LILYVM_NOTE_NAME)) == 0;
 }
 
-static const char *section_name(const struct rw_image *img, const Elf32_Shdr *sh)
+const char *rw_section_name(const struct rw_image *img, const Elf32_Shdr *sh)
 {
 	const Elf32_Shdr *strs;
 
@@ -431,7 +430,7 @@ static int find_lilyvm_sections(struct rw_image *img, char *err)
 
 	for (size_t i = 1; i < img->shnum; i++) {
 		const Elf32_Shdr *s = &img->shdrs[i];
-		const char *name = section_name(img, s);
+		const char *name = rw_section_name(img, s);
 
 		if (s->sh_type == SHT_NOTE && !strcmp(name, LILYVM_NOTE_SECTION) &&
 		    is_rewritten_note(img->buf + s->sh_offset, s->sh_size))
@@ -581,6 +580,8 @@ int rw_load(const void *buf, size_t len, struct rw_image **out, char *err)
 			rc = collect_funcs(img, err);
 		if (!rc)
 			rc = find_lilyvm_sections(img, err);
+		if (!rc && !img->rewritten)
+			rc = rw_find_linux_tables(img, err);
 	}
 	elf_end(elf);
 	if (rc) {
@@ -636,6 +637,10 @@ void rw_free(struct rw_image *img)
 	free(img->funcs);
 	free(img->shdrs);
 	free(img->sites);
+	free(img->pinned);
+	free(img->fixups);
+	free(img->pv_code);
+	free(img->pv_entries);
 	free(img->buf);
 	free(img);
 }

@@ -51,6 +51,15 @@ struct rw_image {
 	int rewritten;		/* the input already carried the note */
 	struct lilyvm_site *sites;	/* sorted by address */
 	size_t n_sites;
+	struct rw_range *pinned;	/* code the kernel patches itself (linuxtab.c), sorted */
+	size_t n_pinned;
+	uint32_t *fixups;	/* exception fixups: branch targets no decoding shows */
+	size_t n_fixups;
+	int traps_only;		/* no paravirtual trampolines (rw_set_traps_only) */
+	uint8_t *pv_code;	/* the trampolines (pv.c), for LILYVM_PV_CODE */
+	size_t pv_len;
+	struct lilyvm_pv_entry *pv_entries;
+	size_t n_pv;
 };
 
 /* Format a one-line error into err (RW_ERRLEN bytes); returns -1. */
@@ -75,6 +84,18 @@ int rw_capstone_open(csh *cs, char *err);
  */
 int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_known,
 	    struct rw_report *rep, struct lilyvm_site **found, size_t *n_found, char *err);
+
+/* The name of a section, or "" if its name is out of bounds. */
+const char *rw_section_name(const struct rw_image *img, const Elf32_Shdr *sh);
+
+/* Find the tables of code a Linux kernel patches while it runs, and its exception fixups. */
+int rw_find_linux_tables(struct rw_image *img, char *err);
+
+/* Length of an ordinary instruction a run may hold (push/pop/mov of registers), or 0. */
+unsigned rw_ordinary_len(const uint8_t *p, uint32_t avail);
+
+/* Build the trampolines of the LILYVM_FORM_PV sites and patch each site's jump. */
+int rw_pv_build(struct rw_image *img, char *err);
 
 /* Read an existing .lilyvm.sites section into img->sites. */
 int rw_read_site_table(struct rw_image *img, const Elf32_Shdr *sh, char *err);

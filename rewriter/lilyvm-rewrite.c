@@ -10,16 +10,17 @@
 #include "rewriter/rewrite.h"
 
 static const char usage[] =
-	"usage: lilyvm-rewrite IN [-o OUT] [--report] [--json] [--verify] [--sites]\n"
+	"usage: lilyvm-rewrite IN [-o OUT] [--report] [--json] [--verify] [--sites] [--traps-only]\n"
 	"  -o OUT     write the rewritten image to OUT (without it, IN is only examined)\n"
 	"  --report   print sites per class and what could not be classified\n"
 	"  --json     print the report as one JSON object\n"
 	"  --verify   decode the result again; fail if a catalogued instruction is left\n"
-	"  --sites    list the site table: address, length, class, original bytes\n";
+	"  --sites    list the site table: address, length, class, form, original bytes\n"
+	"  --traps-only  every site traps; no jumps to paravirtual trampolines\n";
 
 struct args {
 	const char *in, *out;
-	int report, json, verify, sites;
+	int report, json, verify, sites, traps_only;
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -28,6 +29,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "output", required_argument, NULL, 'o' }, { "report", no_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },	     { "verify", no_argument, NULL, 'v' },
 		{ "sites", no_argument, NULL, 's' },	     { "help", no_argument, NULL, 'h' },
+		{ "traps-only", no_argument, NULL, 't' },
 		{ 0 }
 	};
 	int c;
@@ -39,6 +41,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'j': a->report = a->json = 1; break;
 		case 'v': a->verify = 1; break;
 		case 's': a->sites = 1; break;
+		case 't': a->traps_only = 1; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default: return -1;
 		}
@@ -63,7 +66,8 @@ static void print_sites(const struct rw_image *img)
 	const struct lilyvm_site *s = rw_sites(img, &n);
 
 	for (size_t i = 0; i < n; i++) {
-		printf("0x%08x %2u %-14s", s[i].addr, s[i].len, rw_class_name(s[i].cls));
+		printf("0x%08x %2u %-14s %-4s", s[i].addr, s[i].len, rw_class_name(s[i].cls),
+		       s[i].form == LILYVM_FORM_PV ? "pv" : "trap");
 		for (unsigned k = 0; k < s[i].len; k++)
 			printf(" %02x", s[i].orig[k]);
 		putchar('\n');
@@ -106,6 +110,8 @@ static int run(const struct args *a, char *err)
 
 	if (rw_load_file(a->in, &img, err))
 		return -1;
+	if (a->traps_only)
+		rw_set_traps_only(img);
 	rc = a->out ? rw_rewrite(img, &rep, err) : rw_verify(img, &rep, err);
 	if (!rc && a->out)
 		rc = rw_write_file(img, a->out, err);

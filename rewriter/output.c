@@ -23,9 +23,16 @@ static void patch_sites(struct rw_image *img)
 		const struct rw_region *r = rw_region_of(img, s->addr);
 		uint8_t *p = img->buf + r->off + (s->addr - r->vaddr);
 
+		if (s->form != LILYVM_FORM_TRAP)
+			continue;
 		p[0] = LILYVM_TRAP_BYTE;
 		memset(p + 1, LILYVM_FILL_BYTE, s->len - 1);
 	}
+}
+
+void rw_set_traps_only(struct rw_image *img)
+{
+	img->traps_only = 1;
 }
 
 int rw_rewrite(struct rw_image *img, struct rw_report *rep, char *err)
@@ -43,9 +50,11 @@ int rw_rewrite(struct rw_image *img, struct rw_report *rep, char *err)
 		rep->verify_errors = 0;
 		return 0;
 	}
-	if (rw_scan(img, NULL, 0, rep, &img->sites, &img->n_sites, err))
+	if (rw_scan(img, NULL, 0, rep, &img->sites, &img->n_sites, err) || rw_pv_build(img, err))
 		return -1;
 	patch_sites(img);
+	rep->pv_sites = img->n_pv;
+	rep->pv_bytes = img->pv_len;
 	return 0;
 }
 
@@ -87,13 +96,14 @@ static size_t align4(size_t v)
 struct layout {
 	size_t note_off, note_len;
 	size_t sites_off, sites_len;
+	size_t pv_off, pv_len;		/* pv_len 0: no trampolines, no section */
 	size_t str_off, str_len, old_str_len;
 	size_t sh_off, shnum;
 	size_t shstrndx;
 	size_t total;
 };
 
-static const char new_names[] = LILYVM_NOTE_SECTION "\0" LILYVM_SITES_SECTION;
+static const char new_names[] = LILYVM_NOTE_SECTION "\0" LILYVM_SITES_SECTION "\0" LILYVM_PV_SECTION;
 static const char own_strtab[] = "\0.shstrtab";
 
 static void plan(const struct rw_image *img, struct layout *l)
@@ -105,12 +115,15 @@ static void plan(const struct rw_image *img, struct layout *l)
 		      sizeof(struct lilyvm_note_desc);
 	l->sites_off = align4(l->note_off + l->note_len);
 	l->sites_len = sizeof(struct lilyvm_sites_header) + img->n_sites * sizeof(struct lilyvm_site);
-	l->str_off = l->sites_off + l->sites_len;
+	l->pv_off = align4(l->sites_off + l->sites_len);
+	l->pv_len = img->pv_len ? sizeof(struct lilyvm_pv_header) + align4(img->pv_len) +
+					  img->n_pv * sizeof(struct lilyvm_pv_entry) : 0;
+	l->str_off = l->pv_off + l->pv_len;
 	l->old_str_len = have_str ? img->shdrs[img->shstrndx].sh_size : sizeof(own_strtab);
 	l->str_len = l->old_str_len + sizeof(new_names);
 	l->sh_off = align4(l->str_off + l->str_len);
-	l->shnum = (img->shnum ? img->shnum : 1) + (have_str ? 0 : 1) + 2;
-	l->shstrndx = have_str ? img->shstrndx : l->shnum - 3;
+	l->shnum = (img->shnum ? img->shnum : 1) + (have_str ? 0 : 1) + 2 + (l->pv_len ? 1 : 0);
+	l->shstrndx = have_str ? img->shstrndx : img->shnum ? img->shnum : 1;
 	l->total = l->sh_off + l->shnum * sizeof(Elf32_Shdr);
 }
 
@@ -135,6 +148,17 @@ static void put_sites(uint8_t *p, const struct rw_image *img)
 		memcpy(p + sizeof(h), img->sites, img->n_sites * sizeof(struct lilyvm_site));
 }
 
+static void put_pv(uint8_t *p, const struct rw_image *img)
+{
+	struct lilyvm_pv_header h = { LILYVM_PV_MAGIC, LILYVM_PV_VERSION, LILYVM_PV_CODE,
+				      (uint32_t)img->pv_len, (uint32_t)img->n_pv };
+
+	memcpy(p, &h, sizeof(h));
+	memcpy(p + sizeof(h), img->pv_code, img->pv_len);
+	memcpy(p + sizeof(h) + align4(img->pv_len), img->pv_entries,
+	       img->n_pv * sizeof(*img->pv_entries));
+}
+
 static Elf32_Shdr section(uint32_t name, uint32_t type, size_t off, size_t size,
 			 uint32_t entsize)
 {
@@ -152,7 +176,7 @@ static void put_headers(uint8_t *out, const struct rw_image *img, const struct l
 	if (img->shnum)
 		memcpy(sh, img->shdrs, img->shnum * sizeof(*sh));
 	n = img->shnum ? img->shnum : 1;
-	if (n == l->shnum - 2) {
+	if (l->shstrndx != n) {	/* the image's own section-name table, grown */
 		sh[l->shstrndx].sh_offset = l->str_off;
 		sh[l->shstrndx].sh_size = l->str_len;
 	} else {
@@ -161,6 +185,10 @@ static void put_headers(uint8_t *out, const struct rw_image *img, const struct l
 	sh[n++] = section(l->old_str_len, SHT_NOTE, l->note_off, l->note_len, 0);
 	sh[n++] = section(l->old_str_len + sizeof(LILYVM_NOTE_SECTION), SHT_PROGBITS,
 			  l->sites_off, l->sites_len, sizeof(struct lilyvm_site));
+	if (l->pv_len)
+		sh[n++] = section(l->old_str_len + sizeof(LILYVM_NOTE_SECTION) +
+					  sizeof(LILYVM_SITES_SECTION),
+				  SHT_PROGBITS, l->pv_off, l->pv_len, 0);
 	eh.e_shoff = l->sh_off;
 	eh.e_shnum = l->shnum;
 	eh.e_shentsize = sizeof(Elf32_Shdr);
@@ -181,7 +209,7 @@ int rw_serialize(const struct rw_image *img, uint8_t **out, size_t *outlen, char
 		*outlen = img->len;
 		return 0;
 	}
-	if (img->shnum + 3 >= SHN_LORESERVE)
+	if (img->shnum + 4 >= SHN_LORESERVE)
 		return rw_fail(err, "too many sections (%zu) to add the site table", img->shnum);
 	plan(img, &l);
 	o = calloc(1, l.total);
@@ -190,6 +218,8 @@ int rw_serialize(const struct rw_image *img, uint8_t **out, size_t *outlen, char
 	memcpy(o, img->buf, append_base(img));
 	put_note(o + l.note_off, img);
 	put_sites(o + l.sites_off, img);
+	if (l.pv_len)
+		put_pv(o + l.pv_off, img);
 	if (l.shstrndx == img->shstrndx && img->shnum)
 		memcpy(o + l.str_off, img->buf + img->shdrs[img->shstrndx].sh_offset, l.old_str_len);
 	else

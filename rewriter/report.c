@@ -32,6 +32,9 @@ static void print_human(FILE *f, const struct rw_report *rep, const char *verify
 	print_ranges(f, rep);
 	fprintf(f, "sites           %u%s\n", rep->sites,
 		rep->already_rewritten ? " (input already rewritten: left as is)" : "");
+	if (rep->pv_sites)
+		fprintf(f, "trampolines     %u sites jump to them, %llu bytes of code\n", rep->pv_sites,
+			(unsigned long long)rep->pv_bytes);
 	fprintf(f, "verify          %s\n", verify);
 	fprintf(f, "time            %.3f s, %.1f MB/s\n", seconds,
 		seconds > 0 ? rep->image_bytes / 1e6 / seconds : 0.0);
@@ -51,6 +54,8 @@ static void print_json(FILE *f, const struct rw_report *rep, const char *verify,
 		(unsigned long long)rep->insn_bytes);
 	fprintf(f, "\"already_rewritten\":%s,\"sites\":%u,\"verify\":\"%s\",",
 		rep->already_rewritten ? "true" : "false", rep->sites, verify);
+	fprintf(f, "\"pv_sites\":%u,\"pv_bytes\":%llu,", rep->pv_sites,
+		(unsigned long long)rep->pv_bytes);
 	fprintf(f, "\"seconds\":%.6f,\"mb_per_s\":%.3f,\"classes\":{", seconds,
 		seconds > 0 ? rep->image_bytes / 1e6 / seconds : 0.0);
 	for (unsigned c = 1; c < LILYVM_CLS_COUNT; c++)

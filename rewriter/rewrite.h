@@ -3,8 +3,9 @@
  *
  * Load an ELF32 i386 executable, find every privileged or ring-sensitive
  * instruction in its code, replace each in place with the trapping form of
- * sites.h, and write the image back with its site table. Nothing moves: all
- * symbols and addresses of the input stay valid.
+ * sites.h (or a jump to a paravirtual trampoline where one can do without a
+ * trap), and write the image back with its site table and trampolines.
+ * Nothing moves: all symbols and addresses of the input stay valid.
  *
  * Errors are reported as one line in a caller-supplied buffer of RW_ERRLEN
  * bytes; functions return 0 on success and -1 on failure.
@@ -38,6 +39,8 @@ struct rw_report {
 	uint64_t insn_bytes;		/* bytes decoded as instructions */
 	uint64_t insns;			/* instructions decoded */
 	unsigned sites;			/* catalogued instructions found */
+	unsigned pv_sites;		/* sites that jump to a trampoline (LILYVM_FORM_PV) */
+	uint64_t pv_bytes;		/* bytes of trampoline code */
 	unsigned counts[LILYVM_CLS_COUNT];	/* sites per class */
 	struct rw_range *unclassified;	/* code bytes not classified, merged */
 	size_t n_unclassified;
@@ -54,6 +57,9 @@ int rw_load_file(const char *path, struct rw_image **out, char *err);
 
 /* Release an image and everything it owns. */
 void rw_free(struct rw_image *img);
+
+/* Replace every site by a trap, with no paravirtual trampolines (before rw_rewrite). */
+void rw_set_traps_only(struct rw_image *img);
 
 /* Find and replace every catalogued instruction; a rewritten image is left as is. */
 int rw_rewrite(struct rw_image *img, struct rw_report *rep, char *err);

@@ -52,11 +52,23 @@ static int push_work(struct scanner *sc, uint32_t addr)
 	return push_addr(&sc->work, &sc->n_work, &sc->cap_work, addr, sc->err);
 }
 
-static int trap_form(const uint8_t *p, unsigned len)
+/* The site's bytes in the image hold its form: hlt, or a jump to the trampolines; int3 fill. */
+static int trap_form(const struct lilyvm_site *s, const uint8_t *p)
 {
-	if (p[0] != LILYVM_TRAP_BYTE)
+	unsigned fill = 1;
+
+	if (s->form == LILYVM_FORM_PV) {
+		uint32_t rel;
+
+		memcpy(&rel, p + 1, 4);
+		if (s->len < 5 || p[0] != 0xe9 ||
+		    s->addr + 5 + rel - LILYVM_PV_CODE >= LILYVM_PV_CODE_MAX)
+			return 0;
+		fill = 5;
+	} else if (p[0] != LILYVM_TRAP_BYTE) {
 		return 0;
-	for (unsigned i = 1; i < len; i++)
+	}
+	for (unsigned i = fill; i < s->len; i++)
 		if (p[i] != LILYVM_FILL_BYTE)
 			return 0;
 	return 1;
@@ -82,7 +94,7 @@ static unsigned decode(struct scanner *sc, struct rw_region *r, uint32_t i, uint
 	size_t size = avail;
 	const struct lilyvm_site *s = sc->known ? lilyvm_site_find(sc->known, sc->n_known, addr) : NULL;
 
-	if (s && (s->len > avail || !trap_form(sc->img->buf + r->off + i, s->len)))
+	if (s && (s->len > avail || !trap_form(s, sc->img->buf + r->off + i)))
 		verify_error(sc, addr);
 	if (!cs_disasm_iter(sc->cs, &code, &size, &addr, sc->insn))
 		return 0;
@@ -466,7 +478,7 @@ static int ends_run(unsigned cls)
  * run (push/pop of a 32-bit register other than %esp, push of an
  * immediate, mov $imm32 or a register to a register), or 0.
  */
-static unsigned ordinary_in_run(const uint8_t *p, uint32_t avail)
+unsigned rw_ordinary_len(const uint8_t *p, uint32_t avail)
 {
 	if (avail >= 1 && ((p[0] >= 0x50 && p[0] <= 0x5f && p[0] != 0x54 && p[0] != 0x5c)))
 		return 1;
@@ -511,7 +523,7 @@ static uint32_t run_end(const struct scanner *sc, size_t i, size_t *last)
 
 		if (is_site && !joins_run(sc->found[j].cls) && !ends_run(sc->found[j].cls))
 			break;
-		len = is_site ? sc->found[j].len : p ? ordinary_in_run(p, avail) : 0;
+		len = is_site ? sc->found[j].len : p ? rw_ordinary_len(p, avail) : 0;
 		if (!len || end + len - s->addr > LILYVM_MAX_INSN)
 			break;
 		end += len;
@@ -555,6 +567,120 @@ static void fuse_runs(struct scanner *sc)
 		i = last;
 	}
 	sc->n_found = out;
+}
+
+/*
+ * The length of an instruction a trampoline can hold at p, or 0: the 32-bit
+ * cli, sti, pushf, popf (*sensitive set), or an ordinary one.
+ */
+static unsigned pv_insn_len(const uint8_t *p, uint32_t avail, int *sensitive)
+{
+	*sensitive = avail && (p[0] == 0xfa || p[0] == 0xfb || p[0] == 0x9c || p[0] == 0x9d);
+	return *sensitive ? 1 : rw_ordinary_len(p, avail);
+}
+
+static int pv_eligible(const struct lilyvm_site *s)
+{
+	int any = 0, sensitive;
+
+	for (unsigned off = 0, len; off < s->len; off += len) {
+		if (!(len = pv_insn_len(s->orig + off, s->len - off, &sensitive)))
+			return 0;
+		any |= sensitive;
+	}
+	return any;
+}
+
+/* A branch may land at addr: a direct one, an exception fixup, or a call through a pointer. */
+static int may_land(const struct scanner *sc, uint32_t addr)
+{
+	const struct rw_image *img = sc->img;
+
+	if (is_target(sc, addr) ||
+	    bsearch(&addr, img->fixups, img->n_fixups, sizeof(addr), addr_cmp))
+		return 1;
+	for (size_t lo = 0, hi = img->n_funcs; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (img->funcs[mid].addr == addr)
+			return 1;
+		if (img->funcs[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* [a, b) overlaps code the kernel patches itself. */
+static int pinned(const struct rw_image *img, uint32_t a, uint32_t b)
+{
+	for (size_t i = 0; i < img->n_pinned && img->pinned[i].addr < b; i++)
+		if (img->pinned[i].addr + img->pinned[i].len > a)
+			return 1;
+	return 0;
+}
+
+/* Decoding found an instruction starting at addr. */
+static int starts_insn(const struct scanner *sc, uint32_t addr)
+{
+	const struct rw_region *r = rw_region_of(sc->img, addr);
+
+	return r && r->state[addr - r->vaddr] == RW_B_START;
+}
+
+/* The ordinary instruction that ends at addr and starts at or after floor, or 0. */
+static uint32_t ordinary_before(const struct scanner *sc, uint32_t addr, uint32_t floor)
+{
+	const struct rw_region *r = rw_region_of(sc->img, addr - 1);
+	uint32_t avail = 0;
+
+	for (uint32_t back = 1; r && back <= 5 && addr - back >= floor; back++) {
+		uint32_t at = addr - back;
+		const uint8_t *p = code_at(sc, at, &avail);
+
+		if (at < r->vaddr)
+			break;
+		if (starts_insn(sc, at) && p && rw_ordinary_len(p, avail) == back)
+			return at;
+	}
+	return 0;
+}
+
+/*
+ * A site of only cli/sti/pushf/popf and ordinary instructions becomes a jump
+ * to a trampoline (LILYVM_FORM_PV) if it can grow to the jump's 5 bytes over
+ * ordinary neighbours, with no branch landing inside and no overlap with
+ * code the kernel patches. Forward first, then backward.
+ */
+static void widen_for_pv(struct scanner *sc)
+{
+	for (size_t i = 0; i < sc->n_found; i++) {
+		struct lilyvm_site *s = &sc->found[i];
+		uint32_t start = s->addr, end = s->addr + s->len, avail, at;
+		uint32_t floor = i ? sc->found[i - 1].addr + sc->found[i - 1].len : 0;
+		uint32_t ceiling = i + 1 < sc->n_found ? sc->found[i + 1].addr : UINT32_MAX;
+		const uint8_t *p;
+		unsigned len;
+
+		if (!pv_eligible(s))
+			continue;
+		while (end - start < 5 && end < ceiling && !may_land(sc, end) && starts_insn(sc, end) &&
+		       (p = code_at(sc, end, &avail)) && (len = rw_ordinary_len(p, avail)))
+			end += len;
+		while (end - start < 5 && !may_land(sc, start) &&
+		       (at = ordinary_before(sc, start, floor)))
+			start = at;
+		if (end - start < 5 || end - start > LILYVM_MAX_INSN || pinned(sc->img, start, end) ||
+		    !(p = code_at(sc, start, &avail)))
+			continue;
+		s->addr = start;
+		s->len = (uint8_t)(end - start);
+		memset(s->orig, 0, sizeof(s->orig));
+		memcpy(s->orig, p, s->len);
+		s->form = LILYVM_FORM_PV;
+		s->flags |= LILYVM_SITE_RUN;
+	}
 }
 
 static void count_classes(struct rw_report *rep, const struct lilyvm_site *s, size_t n)
@@ -610,13 +736,17 @@ int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_know
 	rc = !sc.insn ? rw_fail(err, "out of memory") : recursive(&sc);
 	if (!rc)
 		rc = sweep(&sc);
-	if (!rc)
-		rc = collect_unclassified(&sc);
 	if (!rc && sc.n_found) {
-		/* Fusion reads the bytes decoded (sc.code), which may be freed just below. */
+		/* Fusion reads the bytes decoded (sc.code), which may be freed just
+		 * below; widening reads which bytes start instructions, which
+		 * collect_unclassified forgets. */
 		qsort(sc.found, sc.n_found, sizeof(*sc.found), site_cmp);
 		fuse_runs(&sc);
+		if (!known && !img->traps_only)
+			widen_for_pv(&sc);
 	}
+	if (!rc)
+		rc = collect_unclassified(&sc);
 	free(sc.targets);
 	if (sc.insn)
 		cs_free(sc.insn, 1);

@@ -24,6 +24,17 @@
  * Its class is its first instruction's. The rewriter makes one of Linux's
  * interrupt-save idiom, `pushf; pop %reg; cli`.
  *
+ * A site of form LILYVM_FORM_PV traps only where it must: its first five
+ * bytes are `jmp rel32` to its trampoline and the rest is int3 fill. The
+ * trampolines (.lilyvm.pv, below) are native code the monitor maps at
+ * LILYVM_PV_CODE in ring 0's views only: they run the site's ordinary
+ * instructions as they are and do what cli, sti, pushf and popf do to the
+ * guest's EFLAGS against the shared virtual-CPU page at LILYVM_PV_VCPU,
+ * then jump back to the end of the site. Such a site holds only those four
+ * instructions (32-bit forms) and ordinary ones, so that the monitor can
+ * still emulate `orig` where the trampoline must not run: in ring 3 (the
+ * fetch from LILYVM_PV_CODE faults there) or on a return into the site.
+ *
  * All fields are little-endian; the structures have no padding.
  */
 #ifndef LILYVM_SITES_H
@@ -45,7 +56,61 @@
 /* How a site was replaced. */
 enum lilyvm_form {
 	LILYVM_FORM_TRAP = 1,	/* hlt + int3 fill: #GP, emulate orig */
+	LILYVM_FORM_PV = 2,	/* jmp rel32 to a trampoline + int3 fill */
 };
+
+/*
+ * Paravirtual trampolines, the optional section .lilyvm.pv: a struct
+ * lilyvm_pv_header, code_size bytes of code to be mapped at `base`
+ * (always LILYVM_PV_CODE), padding to 4 bytes, then `count` struct
+ * lilyvm_pv_entry sorted by trampoline address.
+ *
+ * The guest may never map [LILYVM_PV_CODE, 4 GiB): the trampolines, the
+ * vCPU page and the monitor's own pages live there (Linux: reservetop=1M).
+ *
+ * The vCPU page holds struct lilyvm_pv_vcpu. `vflags` is the guest's
+ * EFLAGS bits that ring 3 of the host cannot hold (TF IF IOPL NT AC ID);
+ * `pending` is nonzero while an interrupt waits for IF. A trampoline that
+ * may set IF ends by checking both: if IF is set and an interrupt waits, it
+ * executes LILYVM_PV_EXIT_BYTE (hlt: #GP in ring 3) followed by struct
+ * lilyvm_pv_exit, and the monitor resumes the guest at `resume` with the
+ * interrupt delivered (after one more instruction if `flags` has
+ * LILYVM_PV_EXIT_SHADOW: the site ended with sti).
+ */
+#define LILYVM_PV_SECTION ".lilyvm.pv"
+#define LILYVM_PV_MAGIC "LVPV"
+#define LILYVM_PV_VERSION 1u
+#define LILYVM_PV_CODE 0xfff00000u	/* where trampolines are mapped */
+#define LILYVM_PV_VCPU 0xffffb000u	/* the shared virtual-CPU page */
+#define LILYVM_PV_CODE_MAX (LILYVM_PV_VCPU - LILYVM_PV_CODE)
+#define LILYVM_PV_EXIT_BYTE 0xf4u
+#define LILYVM_PV_EXIT_SHADOW 0x01u
+
+struct lilyvm_pv_vcpu {
+	uint32_t vflags;	/* virtual EFLAGS bits: TF IF IOPL NT AC ID */
+	uint32_t pending;	/* an interrupt waits for IF */
+};
+
+/* Header at offset 0 of .lilyvm.pv. */
+struct lilyvm_pv_header {
+	char magic[8];		/* LILYVM_PV_MAGIC, NUL-padded */
+	uint32_t version;	/* LILYVM_PV_VERSION */
+	uint32_t base;		/* guest virtual address of the code: LILYVM_PV_CODE */
+	uint32_t code_size;	/* bytes of code after the header */
+	uint32_t count;		/* struct lilyvm_pv_entry after the code */
+};
+
+/* Which site a trampoline serves. */
+struct lilyvm_pv_entry {
+	uint32_t tramp;		/* guest virtual address of the trampoline */
+	uint32_t site;		/* address of its site in the site table */
+};
+
+/* What follows the exit byte of a trampoline. */
+struct lilyvm_pv_exit {
+	uint32_t resume;	/* where the guest goes on: the end of the site */
+	uint8_t flags;		/* LILYVM_PV_EXIT_* */
+} __attribute__((packed));
 
 /*
  * The catalogue: one class per privileged or ring-sensitive instruction
@@ -146,6 +211,9 @@ struct lilyvm_note_desc {
 _Static_assert(sizeof(struct lilyvm_sites_header) == 24, "header layout");
 _Static_assert(sizeof(struct lilyvm_site) == 24, "site layout");
 _Static_assert(sizeof(struct lilyvm_note_desc) == 16, "note layout");
+_Static_assert(sizeof(struct lilyvm_pv_header) == 24, "pv header layout");
+_Static_assert(sizeof(struct lilyvm_pv_entry) == 8, "pv entry layout");
+_Static_assert(sizeof(struct lilyvm_pv_exit) == 5, "pv exit layout");
 
 /* The short name of a catalogue class, as reports print it. */
 static inline const char *lilyvm_class_name(unsigned cls)

@@ -6,11 +6,12 @@
 # their outputs stay comparable. Each option is there for the monitor, and
 # QEMU gets it too:
 #   console=ttyS0   the 16550 at 0x3f8 is the only console the monitor has.
-#   reservetop=16K  the top 16 KiB of a 32-bit address space belong to the
-#                   monitor (lightvm/README.md: scratch page, stub, and the
-#                   host's TASK_SIZE limit); the kernel moves its fixmap below
-#                   (rounded to 4 MiB: "Reserving virtual address space above
-#                   0xffffc000 (rounded to 0xffc00000)").
+#   reservetop=1M   the top 1 MiB of a 32-bit address space belongs to the
+#                   monitor (lightvm/child.h: trampolines, vCPU, scratch and
+#                   stub pages, and the host's TASK_SIZE limit); the kernel
+#                   moves its fixmap below (rounded to 4 MiB: "Reserving
+#                   virtual address space above 0xfff00000 (rounded to
+#                   0xffc00000)").
 #   nokaslr         the monitor loads the unpacked vmlinux at its link address
 #                   and never runs the bzImage decompressor that would move
 #                   it; QEMU runs that decompressor, so it is told not to.
@@ -45,4 +46,4 @@
 #                   monitor then exit, and the run fails fast instead of
 #                   waiting for the timeout.
 # shellcheck disable=SC2034  # used by the scripts that source this file
-GUEST_CMDLINE="console=ttyS0 reservetop=16K nokaslr acpi=off nolapic pci=nobios pnpbios=off noisapnp mitigations=off tsc=reliable panic=-1"
+GUEST_CMDLINE="console=ttyS0 reservetop=1M nokaslr acpi=off nolapic pci=nobios pnpbios=off noisapnp mitigations=off tsc=reliable panic=-1"

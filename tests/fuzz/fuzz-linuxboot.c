@@ -22,7 +22,7 @@
 #define ZERO_PAGE 0x90000u
 #define CMDLINE_AT 0x99000u
 
-static const char cmdline[] = "console=ttyS0 reservetop=16K";
+static const char cmdline[] = "console=ttyS0 reservetop=1M";
 
 static void broken(const char *what)
 {

@@ -8,7 +8,7 @@
 #   - .expect and .lookalike are there and neither loaded nor code;
 #   - the stripped variants have no symbols, the others have, and the
 #     rewriter reports the matching discovery mode;
-#   - lilyvm-rewrite IN -o OUT --verify --sites succeeds;
+#   - lilyvm-rewrite IN -o OUT --verify --sites --traps-only succeeds;
 #   - the site addresses are exactly the .expect addresses;
 #   - objdump -d of IN has an instruction at each site with the same bytes
 #     and a mnemonic that belongs to the site's class (a run site holds the
@@ -187,15 +187,16 @@ check_symbols() {
 
 # Rewrite IN into OUT and list the sites as "addr<TAB>len<TAB>class<TAB>offset<TAB>bytes".
 rewrite() {
-	if ! "$REWRITE" "$in" -o "$d/out" --verify --sites > "$d/sites.txt" 2> "$d/rewrite.err"; then
-		fail "lilyvm-rewrite -o OUT --verify --sites failed"
+	if ! "$REWRITE" "$in" -o "$d/out" --verify --sites --traps-only > "$d/sites.txt" \
+		2> "$d/rewrite.err"; then
+		fail "lilyvm-rewrite -o OUT --verify --sites --traps-only failed"
 		details < "$d/rewrite.err"
 		return 1
 	fi
 	awk "$AWK_HEX$AWK_OFF"'
 		{
-			a = hex($1); b = $4
-			for (i = 5; i <= NF; i++) b = b " " $i
+			a = hex($1); b = $5
+			for (i = 6; i <= NF; i++) b = b " " $i
 			printf "%d\t%d\t%s\t%d\t%s\n", a, $2, $3, off(a), b
 		}' "$d/sections" "$d/sites.txt" > "$d/sites"
 	cut -f1 "$d/sites" | sort > "$d/found"

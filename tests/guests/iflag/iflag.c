@@ -3,6 +3,13 @@
  * and ring 3, the one-instruction interrupt shadow after sti (and its
  * absence after popf and iret), interrupt and trap gates, and IOPL.
  *
+ * The rewriter turns stretches of cli/sti/pushf/popf and register moves of
+ * five bytes or more into jumps to trampolines (rewriter/sites.h); the
+ * tests of test_trampolines() and the *_pv ring 3 code are written to be
+ * such stretches, so that ring 0 runs the trampolines, ring 3 the monitor's
+ * emulation of the same bytes, and a return into the jump's bytes resumes
+ * the emulation.
+ *
  * A pending interrupt is made deterministic by waiting, with IF clear, until
  * the PIC's IRR shows IRQ0 from the PIT; the handler records where it
  * interrupted and masks IRQ0 again, so each test sees exactly one delivery.
@@ -183,6 +190,39 @@ static void test_iopl_ring0(void)
 	check(!(get_flags() & FL_IOPL), "popf at ring 0 clears IOPL");
 }
 
+/*
+ * Trampolines: irqsave and irqrestore shapes, popf, and the exit they take
+ * when sti meets a pending interrupt (delivered after the instruction that
+ * follows the sti, as the shadow wants).
+ */
+static void test_trampolines(void)
+{
+	uint32_t saved, seen, after;
+
+	__asm__ volatile("sti" ::: "memory");
+	__asm__ volatile("push %%ebx\n\tpush %%ecx\n\tpushf\n\tpop %%eax\n\tcli\n\tpop %%ecx\n\t"
+			 "pop %%ebx" : "=a"(saved) :: "memory");
+	check((saved & FL_IF) && (saved & 0x2) && !(get_flags() & FL_IF),
+	      "trampoline: irqsave from IF=1 saves IF, clears it");
+	__asm__ volatile("push %%ebx\n\tpush %%ecx\n\tpush %1\n\tpopf\n\tpushf\n\tpop %0\n\t"
+			 "pop %%ecx\n\tpop %%ebx" : "=a"(seen) : "r"(saved & ~FL_IF) : "cc", "memory");
+	check(seen == (saved & ~FL_IF), "trampoline: popf then pushf gives the value back");
+	__asm__ volatile("stc\n\tpush %%ebx\n\tpop %%ebx\n\tpushf\n\tpop %%eax\n\tcli\n\t"
+			 "sbb %0, %0" : "=c"(seen) :: "eax", "cc", "memory");
+	check(seen == ~0u, "trampoline: pushf and cli keep the host's carry");
+	make_pending();
+	__asm__ volatile("movl $1f, %0\n\tpush %%ebx\n\tpop %%ebx\n\tpush %%ecx\n\tpop %%ecx\n\t"
+			 "sti\n\tnop\n1:\tcli" : "=d"(after) :: "memory");
+	check(irqs == 1 && irq_eip == after, "trampoline: sti with an interrupt pending exits, "
+	      "delivery after one more instruction");
+	make_pending();
+	__asm__ volatile("movl $1f, %0\n\tpush %%ebx\n\tpush %%ecx\n\tpush %1\n\tpopf\n1:\t"
+			 "pop %%ecx\n\tpop %%ebx\n\tcli" : "=&d"(after) : "r"(saved | FL_IF)
+			 : "cc", "memory");
+	check(irqs == 1 && irq_eip == after, "trampoline: popf setting IF delivers what waits, "
+	      "right after it");
+}
+
 /* What ring 3 saw: IF after popf tries to clear it, IOPL after popf tries to change it. */
 static volatile uint32_t user_if_before, user_if_popf, user_iopl_popf, user_if_cli, user_if_sti,
 	user_if_iret;
@@ -207,6 +247,37 @@ static void user_iopl0(void)
 	__asm__ volatile("pushf\n\tandl $~0x200, (%%esp)\n\tpush %%cs\n\tpush $1f\n\tiret\n1:"
 			 ::: "memory");
 	user_if_iret = get_flags() & FL_IF;
+	leave_user();
+}
+
+static volatile uint32_t user_gp, user_pv_saved, user_pv_if;
+
+/* #GP from ring 3: count it and step over the one-byte instruction (cli). */
+static void on_gp(struct trap_frame *f)
+{
+	user_gp++;
+	f->eip++;
+}
+
+/* Trampoline-shaped code in ring 3 with IOPL 0: cli faults at the site's
+ * start, and the handler returns into the jump's bytes. */
+static void user_iopl0_pv(void)
+{
+	__asm__ volatile("cli\n\tpush %%ebx\n\tpop %%ebx\n\tpush %%ecx\n\tpop %%ecx" ::: "memory");
+	user_pv_if = get_flags() & FL_IF;
+	leave_user();
+}
+
+/* And with IOPL 3, where it works. */
+static void user_iopl3_pv(void)
+{
+	uint32_t saved;
+
+	__asm__ volatile("push %%ebx\n\tpush %%ecx\n\tpushf\n\tpop %%eax\n\tcli\n\tpop %%ecx\n\t"
+			 "pop %%ebx" : "=a"(saved) :: "memory");
+	user_pv_saved = saved;
+	user_pv_if = get_flags() & FL_IF;
+	__asm__ volatile("push %%ebx\n\tpop %%ebx\n\tpush %%ecx\n\tpop %%ecx\n\tsti" ::: "memory");
 	leave_user();
 }
 
@@ -237,6 +308,15 @@ static void test_ring3(void)
 	check(!user_if_popf, "popf at ring 3 with IOPL 3 clears IF");
 	check(user_iopl_popf == FL_IOPL, "popf at ring 3 cannot lower IOPL");
 	check(user_if_sti && !user_if_cli, "sti and cli work at ring 3 with IOPL 3");
+
+	set_handler(13, on_gp);
+	run_user(user_iopl0_pv, user_stack + sizeof(user_stack));
+	check(user_gp == 1 && user_pv_if, "ring 3, IOPL 0: a trampoline's cli is #GP, "
+	      "and the rest runs after it");
+	set_flags(get_flags() | FL_IOPL);
+	run_user(user_iopl3_pv, user_stack + sizeof(user_stack));
+	set_flags(get_flags() & ~FL_IOPL);
+	check((user_pv_saved & FL_IF) && !user_pv_if, "ring 3, IOPL 3: a trampoline's irqsave works");
 }
 
 void guest_main(uint32_t magic, void *mbi)
@@ -257,6 +337,7 @@ void guest_main(uint32_t magic, void *mbi)
 	test_no_shadow();
 	test_gates();
 	test_iopl_ring0();
+	test_trampolines();
 	test_ring3();
 	finish();
 }
