@@ -10,6 +10,7 @@
 #include <string.h>
 #include <x86intrin.h>
 
+#include "lightvm/alu.h"
 #include "lightvm/cpu.h"
 #include "lightvm/devices.h"
 #include "lightvm/emulate.h"
@@ -458,47 +459,89 @@ static enum emu_result do_push_seg(struct insn *in)
 }
 
 /*
- * The ordinary instructions a run site may hold between its sensitive
- * ones (rewriter/scan.c, ordinary_in_run): push and pop of a register, push
- * of an immediate, mov of an immediate or a register to a register.
- * Emulated only there.
+ * The ordinary instructions a run site may hold (rewriter/scan.c and
+ * rewriter/pv.c say which): mov, push, pop, add, sub, cmp, and, or, xor,
+ * test, inc, dec and short conditional branches, with register, memory and
+ * immediate operands. Emulated only there: in a run, or in what is left of
+ * a trampoline's site when ring 3 runs it or the guest returns into it.
  */
-static int ordinary_operands(const cs_x86 *x)
+static enum emu_result do_mov(struct insn *in)
 {
-	return x->operands[0].type == X86_OP_REG &&
-	       (x->op_count == 1 || x->operands[1].type == X86_OP_REG ||
-		x->operands[1].type == X86_OP_IMM);
-}
+	unsigned size = in->x->operands[0].size;
+	uint32_t v;
 
-static enum emu_result do_mov_reg(struct insn *in)
-{
-	const cs_x86_op *src = &in->x->operands[1];
-
-	set_reg(in->vm, in->x->operands[0].reg,
-		src->type == X86_OP_IMM ? (uint32_t)src->imm : get_reg(in->vm, src->reg));
-	advance(in);
-	return EMU_DONE;
-}
-
-static enum emu_result do_push_reg(struct insn *in)
-{
-	const cs_x86_op *op = &in->x->operands[0];
-	uint32_t v = op->type == X86_OP_IMM ? (uint32_t)op->imm : get_reg(in->vm, op->reg);
-
-	if (emu_push(in->vm, v, in->op32 ? 4 : 2) == 0)
+	if (read_op(in, 1, &v, size) == 0 && write_op(in, 0, v, size) == 0)
 		advance(in);
 	return EMU_DONE;
 }
 
-static enum emu_result do_pop_reg(struct insn *in)
+static enum emu_result do_push(struct insn *in)
 {
+	uint32_t v;
+
+	if (read_op(in, 0, &v, 4) == 0 && emu_push(in->vm, v, in->op32 ? 4 : 2) == 0)
+		advance(in);
+	return EMU_DONE;
+}
+
+/* A memory destination based on %esp is addressed after the pop; a fault undoes the pop. */
+static enum emu_result do_pop(struct insn *in)
+{
+	unsigned long long esp = in->vm->cpu.regs.rsp;
 	uint32_t v;
 
 	if (emu_pop(in->vm, &v, in->op32 ? 4 : 2))
 		return EMU_DONE;
-	set_reg(in->vm, in->x->operands[0].reg, v);
+	if (write_op(in, 0, v, in->op32 ? 4 : 2)) {
+		in->vm->cpu.regs.rsp = esp;
+		return EMU_DONE;
+	}
 	advance(in);
 	return EMU_DONE;
+}
+
+/* Two-operand arithmetic (one operand for inc and dec); cmp and test only set flags. */
+static enum emu_result do_alu(struct insn *in, enum alu_op op, int store)
+{
+	unsigned size = in->x->operands[0].size;
+	uint32_t a, b = 0, r, fl;
+
+	if (read_op(in, 0, &a, size) || (in->x->op_count > 1 && read_op(in, 1, &b, size)))
+		return EMU_DONE;
+	r = alu_run(op, a, b, size, (uint32_t)in->vm->cpu.regs.eflags, &fl);
+	if (store && write_op(in, 0, r, size))
+		return EMU_DONE;
+	in->vm->cpu.regs.eflags = fl;
+	advance(in);
+	return EMU_DONE;
+}
+
+static enum emu_result do_jcc(struct insn *in)
+{
+	if (alu_condition(in->ci->bytes[0] & 0x0f, (uint32_t)in->vm->cpu.regs.eflags))
+		in->vm->cpu.regs.rip = (uint32_t)in->x->operands[0].imm;
+	else
+		advance(in);
+	return EMU_DONE;
+}
+
+/* An ordinary instruction of a run, or EMU_NOT_PRIVILEGED. */
+static enum emu_result dispatch_ordinary(struct insn *in)
+{
+	int jcc = in->ci->size == 2 && in->ci->bytes[0] >= 0x70 && in->ci->bytes[0] <= 0x7f;
+
+	switch (in->ci->id) {
+	case X86_INS_ADD: return do_alu(in, ALU_ADD, 1);
+	case X86_INS_SUB: return do_alu(in, ALU_SUB, 1);
+	case X86_INS_CMP: return do_alu(in, ALU_SUB, 0);
+	case X86_INS_AND: return do_alu(in, ALU_AND, 1);
+	case X86_INS_TEST: return do_alu(in, ALU_AND, 0);
+	case X86_INS_OR: return do_alu(in, ALU_OR, 1);
+	case X86_INS_XOR: return do_alu(in, ALU_XOR, 1);
+	case X86_INS_INC: return do_alu(in, ALU_INC, 1);
+	case X86_INS_DEC: return do_alu(in, ALU_DEC, 1);
+	}
+	return jcc ? do_jcc(in) : EMU_NOT_PRIVILEGED;
 }
 
 static enum emu_result do_pop_seg(struct insn *in)
@@ -862,24 +905,20 @@ static enum emu_result dispatch_mov_push_pop(struct insn *in)
 	switch (in->ci->id) {
 	case X86_INS_MOV:
 		if (!is_sensitive_mov(in->x))
-			return in->in_run && in->x->op_count == 2 && ordinary_operands(in->x) ?
-				       do_mov_reg(in) : EMU_NOT_PRIVILEGED;
+			return in->in_run ? do_mov(in) : EMU_NOT_PRIVILEGED;
 		return seg_index(in->x->operands[0].reg) >= 0 ||
 		       (in->x->op_count > 1 && in->x->operands[1].type == X86_OP_REG &&
 			seg_index(in->x->operands[1].reg) >= 0) ? do_mov_seg(in) : do_mov_cr(in);
 	case X86_INS_PUSH:
 		if (is_segment_push_pop(in->x))
 			return do_push_seg(in);
-		return in->in_run && in->x->op_count == 1 &&
-			       (ordinary_operands(in->x) || in->x->operands[0].type == X86_OP_IMM) ?
-			       do_push_reg(in) : EMU_NOT_PRIVILEGED;
+		return in->in_run ? do_push(in) : EMU_NOT_PRIVILEGED;
 	case X86_INS_POP:
 		if (is_segment_push_pop(in->x))
 			return do_pop_seg(in);
-		return in->in_run && in->x->op_count == 1 && ordinary_operands(in->x) ?
-			       do_pop_reg(in) : EMU_NOT_PRIVILEGED;
+		return in->in_run ? do_pop(in) : EMU_NOT_PRIVILEGED;
 	}
-	return EMU_NOT_PRIVILEGED;
+	return in->in_run ? dispatch_ordinary(in) : EMU_NOT_PRIVILEGED;
 }
 
 static enum emu_result dispatch(struct insn *in)
@@ -956,6 +995,11 @@ static enum emu_result emulate_one(struct vm *vm, const uint8_t *bytes, size_t l
 enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
 {
 	return emulate_one(vm, bytes, len, 0);
+}
+
+enum emu_result emulate_run_first(struct vm *vm, const uint8_t *bytes, size_t len)
+{
+	return emulate_one(vm, bytes, len, 1);
 }
 
 enum emu_result emulate_run(struct vm *vm, const uint8_t *bytes, size_t len)

@@ -9,6 +9,7 @@ EXTRA_lightvm_stub_elf_DEPENDENCIES = $(srcdir)/lightvm/stub.ld
 bin_PROGRAMS += lightvm/lilyvm
 lightvm_lilyvm_SOURCES = lightvm/main.c lightvm/lightvm.h lightvm/vm.h lightvm/vm.c \
 	lightvm/run.c lightvm/cpu.h lightvm/cpu.c lightvm/emulate.h lightvm/emulate.c \
+	lightvm/alu.h lightvm/alu.c \
 	lightvm/child.h lightvm/child.c lightvm/guestmem.c lightvm/paging.h lightvm/paging.c lightvm/linux.h lightvm/linux.c lightvm/sitetab.h lightvm/sitetab.c \
 	lightvm/symbols.h lightvm/symbols.c lightvm/console.c lightvm/report.c \
 	lightvm/crash.h lightvm/crash.c lightvm/log.h lightvm/log.c lightvm/device.h \

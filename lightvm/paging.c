@@ -54,6 +54,13 @@ static int paging_on(const struct vm *vm)
 	return (vm->cpu.cr0 & CR0_PG_BIT) != 0;
 }
 
+/* The trampolines' invlpg skips pages no paging view has mapped: note each one mapped (sites.h). */
+static void note_mapped(uint8_t *bits, uint32_t va, uint32_t len)
+{
+	for (uint32_t page = va >> 12; page < (va >> 12) + (len >> 12); page++)
+		bits[page >> 3] |= (uint8_t)(1u << (page & 7));
+}
+
 /* mmu-emu's changes become host calls queued for the next batch of a view's child. */
 static int queue_op(void *opaque, const struct mmu_op *op)
 {
@@ -62,6 +69,8 @@ static int queue_op(void *opaque, const struct mmu_op *op)
 
 	switch (op->kind) {
 	case MMU_OP_MAP:
+		if (v->kind != VIEW_FLAT && v->kind != VIEW_FLAT_USER)	/* invlpg spares those */
+			note_mapped(v->mapped_bits, op->va, op->len);
 		return child_queue(v->child, NR32_MMAP2, op->va, op->len, prot,
 				   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, op->gpa >> 12);
 	case MMU_OP_UNMAP:
@@ -84,13 +93,14 @@ static void check(struct vm *vm, struct view *v, int rc, const char *what)
 }
 
 /*
- * The trampolines (read+exec) and the vCPU page (read+write) in the views
- * of ring 0 and of paging off; never in ring 3's, whose code must neither
- * run the trampolines nor change the virtual flags (sites.h).
+ * The trampolines (read+exec), the mapped bitmap (read) and the vCPU page
+ * (read+write) in the views of ring 0 and of paging off; never in ring 3's,
+ * whose code must neither run the trampolines nor change the virtual flags
+ * (sites.h).
  */
 static int map_pv(struct vm *vm, struct view *v, int on)
 {
-	uint32_t pgoff = (uint32_t)((vm->ram_bytes + RAM_PV_VCPU_OFF) >> 12);
+	uint32_t base = (uint32_t)(vm->ram_bytes >> 12);
 	uint32_t code_len = (vm->pv.code_size + 4095) & ~4095u;
 
 	if (!vm->pv.n || v->pv_mapped == on)
@@ -100,9 +110,11 @@ static int map_pv(struct vm *vm, struct view *v, int on)
 		return child_queue(v->child, NR32_MUNMAP, LILYVM_PV_CODE,
 				   LILYVM_PV_VCPU + 4096 - LILYVM_PV_CODE, 0, 0, 0, 0);
 	return child_queue(v->child, NR32_MMAP2, LILYVM_PV_CODE, code_len, PROT_READ | PROT_EXEC,
-			   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, pgoff + 1) ||
+			   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, base + (RAM_PV_CODE_OFF >> 12)) ||
+	       child_queue(v->child, NR32_MMAP2, LILYVM_PV_MAPPED, LILYVM_PV_MAPPED_SIZE, PROT_READ,
+			   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, base + (RAM_PV_MAPPED_OFF >> 12)) ||
 	       child_queue(v->child, NR32_MMAP2, LILYVM_PV_VCPU, 4096, PROT_READ | PROT_WRITE,
-			   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, pgoff);
+			   MAP_SHARED | MAP_FIXED, CHILD_RAM_FD, base + (RAM_PV_VCPU_OFF >> 12));
 }
 
 /* Paging off: every RAM page at its own address, as ring 0 and 3 see it. */
@@ -156,6 +168,7 @@ static struct view *view_new(struct vm *vm, unsigned slot, char *err, size_t err
 		return NULL;
 	}
 	v->scratch = vm->ram + scratch_off;
+	v->mapped_bits = vm->pv_mapped;
 	if (child_start(&v->child, vm->ram_fd, scratch_off >> 12, v->scratch, err, errlen)) {
 		view_free(v);
 		return NULL;
@@ -568,6 +581,7 @@ static void flush_all_views(struct vm *vm)
 		check(vm, v, mmu_space_flush(v->space, &sink), "paging mode change");
 		v->kind = VIEW_NONE;
 	}
+	memset(vm->pv_mapped, 0, LILYVM_PV_MAPPED_SIZE);
 }
 
 void paging_cr_written(struct vm *vm, unsigned cr, uint32_t old)
@@ -599,6 +613,8 @@ void paging_invlpg(struct vm *vm, uint32_t lin)
 		if (!is_flat(v->kind))
 			check(vm, v, mmu_space_invalidate(v->space, lin, &sink), "invlpg");
 	}
+	/* No paging view maps the page now: the next invlpg of it needs no trap. */
+	vm->pv_mapped[lin >> 15] &= (uint8_t)~(1u << ((lin >> 12) & 7));
 }
 
 int paging_before_resume(struct vm *vm)

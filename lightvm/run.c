@@ -79,9 +79,22 @@ static void explain_stop(struct vm *vm, const uint8_t *insn, size_t len, uint32_
 		 why);
 }
 
+/* The site that holds addr, or NULL. */
+static const struct lilyvm_site *site_containing(const struct vm *vm, uint32_t addr)
+{
+	for (uint32_t back = 0; back < LILYVM_MAX_INSN && back <= addr; back++) {
+		const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, addr - back);
+
+		if (s)
+			return back < s->len ? s : NULL;
+	}
+	return NULL;
+}
+
 /*
- * A trampoline's exit (sites.h): it set IF with an interrupt waiting. Go on
- * at the end of its site; the loop delivers the interrupt.
+ * A trampoline's exit (sites.h): it set IF with an interrupt waiting (go on
+ * where it says; the loop delivers the interrupt), or it leaves the rest of
+ * its site to the monitor.
  */
 static int pv_exit(struct vm *vm, uint64_t t0)
 {
@@ -93,6 +106,13 @@ static int pv_exit(struct vm *vm, uint64_t t0)
 		return 0;
 	memcpy(&x, vm->pv.code + off + 1, sizeof(x));
 	vm->cpu.regs.rip = x.resume - (pc - (uint32_t)vm->cpu.regs.rip);
+	if (x.flags & LILYVM_PV_EXIT_EMULATE) {
+		const struct lilyvm_site *s = site_containing(vm, x.resume);
+
+		if (!s || !emulate_rest(vm, s, x.resume - s->addr, t0))
+			vm_fail(vm, "a trampoline asked to emulate %#x, which is in no site", x.resume);
+		return 1;
+	}
 	vm->cpu.inhibit = (x.flags & LILYVM_PV_EXIT_SHADOW) != 0;
 	vm_account(vm, STAT_PV_EXIT, 0, vm_clock_ns() - t0);
 	return 1;
@@ -142,6 +162,24 @@ static int pv_inside_jump(struct vm *vm)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The one instruction an interrupt waits for after sti cannot be stepped
+ * natively when it is the first of a trampoline site: the step would only
+ * take the jump. It is emulated, and the interrupt comes next.
+ */
+static int pv_shadow_step(struct vm *vm)
+{
+	const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites,
+						       vm_link_address(vm, cpu_pc(vm)));
+
+	if (!s || s->form != LILYVM_FORM_PV)
+		return 0;
+	vm->cpu.inhibit = 0;
+	if (emulate_run_first(vm, s->orig, s->len) == EMU_HALT)
+		halt(vm);
+	return 1;
 }
 
 /* The virtual flags the trampolines keep: into the vCPU page before the guest runs, */
@@ -374,7 +412,7 @@ enum lvm_exit lvm_run(struct vm *vm)
 		/* After sti or mov ss, one more instruction runs before an interrupt;
 		 * the shadow ends when a stop shows it ran (handle_stop). */
 		step = vm->cpu.inhibit && vm_irq_pending(vm);
-		if (vm->pv.n && pv_inside_jump(vm))
+		if (vm->pv.n && (pv_inside_jump(vm) || (step && pv_shadow_step(vm))))
 			continue;
 		if (paging_before_resume(vm))
 			break;

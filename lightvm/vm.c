@@ -489,6 +489,7 @@ static int make_ram(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	vm->pv_vcpu = (struct lilyvm_pv_vcpu *)(vm->ram + vm->ram_bytes + RAM_PV_VCPU_OFF);
+	vm->pv_mapped = vm->ram + vm->ram_bytes + RAM_PV_MAPPED_OFF;
 	return 0;
 }
 

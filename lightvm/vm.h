@@ -99,6 +99,7 @@ struct view {
 	uint8_t *scratch;	/* its scratch page, in the monitor */
 	enum view_kind kind;	/* paging off, or CR3's space for ring 0 or ring 3 */
 	int pv_mapped;		/* the trampolines and the vCPU page are mapped (not in ring 3) */
+	uint8_t *mapped_bits;	/* vm.pv_mapped, where its mappings are noted */
 	uint32_t cr3;
 	uint64_t tlb_gen;	/* vm.tlb_gen when last checked against the guest's tables */
 	uint64_t used;		/* when last run, for reuse */
@@ -113,7 +114,8 @@ struct view {
 #define RAM_JUNK_OFF 0
 #define RAM_SCRATCH_OFF(slot) (4096 * (1 + (uint64_t)(slot)))
 #define RAM_PV_VCPU_OFF RAM_SCRATCH_OFF(MAX_VIEWS)
-#define RAM_PV_CODE_OFF (RAM_PV_VCPU_OFF + 4096)
+#define RAM_PV_MAPPED_OFF (RAM_PV_VCPU_OFF + 4096)
+#define RAM_PV_CODE_OFF (RAM_PV_MAPPED_OFF + LILYVM_PV_MAPPED_SIZE)
 #define RAM_EXTRA (RAM_PV_CODE_OFF + LILYVM_PV_CODE_MAX)
 
 #define MAX_WATCH 32
@@ -169,6 +171,7 @@ struct vm {
 	struct lilyvm_site *sites;
 	struct pv_table pv;	/* the image's trampolines, if any */
 	struct lilyvm_pv_vcpu *pv_vcpu;	/* the vCPU page they share, in the RAM memfd */
+	uint8_t *pv_mapped;	/* the bitmap of pages any view may have mapped (sites.h) */
 	size_t n_sites;
 	struct symtab *syms;
 	struct device_set *devs;

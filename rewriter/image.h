@@ -94,6 +94,21 @@ int rw_find_linux_tables(struct rw_image *img, char *err);
 /* Length of an ordinary instruction a run may hold (push/pop/mov of registers), or 0. */
 unsigned rw_ordinary_len(const uint8_t *p, uint32_t avail);
 
+/* What a trampoline can make of an instruction (pv.c). */
+enum rw_pv_kind {
+	RW_PV_NOT,		/* nothing: it ends a trampoline site */
+	RW_PV_ORDINARY,		/* copied as it is: mov, push, pop, add, sub, cmp, and, or, xor, test, inc, dec */
+	RW_PV_FLAGS,		/* cli, sti, pushf, popf: replaced */
+	RW_PV_INVLPG,		/* invlpg of a memory operand not based on %esp: replaced */
+	RW_PV_BRANCH,		/* a short conditional branch: relocated */
+};
+
+/* The kind of a decoded instruction (no prefix but %fs, %gs and operand size). */
+enum rw_pv_kind rw_pv_kind(const cs_insn *insn);
+
+/* The site is Linux's sync_core() idiom, `pushf; push %cs; push $1f; iret; 1:`. */
+int rw_pv_sync_core(const struct lilyvm_site *s);
+
 /* Build the trampolines of the LILYVM_FORM_PV sites and patch each site's jump. */
 int rw_pv_build(struct rw_image *img, char *err);
 

@@ -17,10 +17,25 @@
 #include "rewriter/image.h"
 
 #define FL_IF 0x200u
+#define FL_NT 0x4000u
 #define FL_HOST 0x8d5u		/* CF PF AF ZF SF DF OF: the host's own */
 #define FL_VIRTUAL 0x247300u	/* TF IF IOPL NT AC ID: the vCPU page's */
 #define VFLAGS (LILYVM_PV_VCPU + offsetof(struct lilyvm_pv_vcpu, vflags))
 #define PENDING (LILYVM_PV_VCPU + offsetof(struct lilyvm_pv_vcpu, pending))
+
+/* invlpg's ModRM (mod != 3, reg 7) and what follows, when the trampoline can compute the address. */
+static int invlpg_operand(const cs_insn *in)
+{
+	const uint8_t *b = in->bytes;
+	unsigned mod, rm;
+
+	if (in->size < 3 || b[0] != 0x0f || b[1] != 0x01)
+		return 0;
+	mod = b[2] >> 6;
+	rm = b[2] & 7;
+	/* No %esp base: the trampoline moves %esp before it computes the address. */
+	return mod != 3 && ((b[2] >> 3) & 7) == 7 && !(rm == 4 && in->size > 3 && (b[3] & 7) == 4);
+}
 
 struct emit {
 	uint8_t *buf;
@@ -115,37 +130,147 @@ static int put_pending_check(struct emit *e, uint32_t resume, int shadow)
 	       put(e, out, sizeof(out)) || put(e, &x, sizeof(x)) || put(e, &popf, 1);
 }
 
+enum rw_pv_kind rw_pv_kind(const cs_insn *insn)
+{
+	static const uint8_t other_prefixes[] = { 0x26, 0x2e, 0x36, 0x3e, 0x67, 0xf0, 0xf2, 0xf3 };
+	const uint8_t *b = insn->bytes;
+	unsigned i = 0;
+
+	if (insn->size == 1 && (b[0] == 0xfa || b[0] == 0xfb || b[0] == 0x9c || b[0] == 0x9d))
+		return RW_PV_FLAGS;
+	if (insn->size == 2 && b[0] >= 0x70 && b[0] <= 0x7f)
+		return RW_PV_BRANCH;
+	if (rw_classify(insn) == LILYVM_CLS_INVLPG)
+		return invlpg_operand(insn) ? RW_PV_INVLPG : RW_PV_NOT;
+	if (rw_classify(insn) != LILYVM_CLS_NONE)
+		return RW_PV_NOT;
+	while (i < insn->size && (b[i] == 0x64 || b[i] == 0x65 || b[i] == 0x66))
+		i++;
+	if (i < insn->size && memchr(other_prefixes, b[i], sizeof(other_prefixes)))
+		return RW_PV_NOT;
+	switch (insn->id) {
+	case X86_INS_MOV: case X86_INS_PUSH: case X86_INS_POP: case X86_INS_ADD: case X86_INS_SUB:
+	case X86_INS_CMP: case X86_INS_AND: case X86_INS_OR: case X86_INS_XOR: case X86_INS_TEST:
+	case X86_INS_INC: case X86_INS_DEC:
+		return RW_PV_ORDINARY;
+	}
+	return RW_PV_NOT;
+}
+
+/*
+ * invlpg m: if the page of m's address has its bit in the mapped bitmap,
+ * the monitor emulates the site from the invlpg; else nothing to do.
+ */
+static int put_invlpg(struct emit *e, const cs_insn *in)
+{
+	static const uint8_t head[] = { 0x9c, 0x50, 0x8d }, shr_bt[] = { 0xc1, 0xe8, 0x0c, 0x0f, 0xa3, 0x05 };
+	static const uint8_t skip[] = { 0x58, 0x73, 0x07, 0x9d, 0xf4 }, popf = 0x9d;
+	uint8_t modrm = in->bytes[2] & 0xc7;	/* the same address into %eax */
+	uint32_t bitmap = LILYVM_PV_MAPPED;
+	struct lilyvm_pv_exit x = { (uint32_t)in->address, LILYVM_PV_EXIT_EMULATE };
+
+	return put(e, head, sizeof(head)) || put(e, &modrm, 1) ||
+	       put(e, in->bytes + 3, in->size - 3) || put_insn(e, shr_bt, sizeof(shr_bt), &bitmap, 1) ||
+	       put(e, skip, sizeof(skip)) || put(e, &x, sizeof(x)) || put(e, &popf, 1);
+}
+
+/* Where a relocated branch jumps: original address `to`; rel32 at `at` in the code. */
+struct fixup {
+	size_t at;
+	uint32_t to;
+};
+
+/* A short conditional branch as jcc rel32, to be fixed up once its target is placed. */
+static int put_branch(struct emit *e, const cs_insn *in, struct fixup *f, size_t *nf)
+{
+	uint8_t op[2] = { 0x0f, (uint8_t)(0x80 + (in->bytes[0] & 0x0f)) };
+	uint32_t zero = 0;
+
+	f[*nf] = (struct fixup){ e->len + 2, (uint32_t)(in->address + 2 + (int8_t)in->bytes[1]) };
+	(*nf)++;
+	return put_insn(e, op, 2, &zero, 1);
+}
+
+/* One instruction of a site: the flags instructions replaced, a branch relocated, the rest copied. */
+static int put_one(struct emit *e, const cs_insn *in, struct fixup *f, size_t *nf)
+{
+	switch (rw_pv_kind(in)) {
+	case RW_PV_FLAGS:
+		if (in->bytes[0] == 0x9c)
+			return put_pushf(e);
+		return in->bytes[0] == 0x9d ? put_popf(e) : put_cli_sti(e, in->bytes[0] == 0xfb);
+	case RW_PV_INVLPG:
+		return put_invlpg(e, in);
+	case RW_PV_BRANCH:
+		return put_branch(e, in, f, nf);
+	case RW_PV_ORDINARY:
+		return put(e, in->bytes, in->size);
+	default:
+		return -1;	/* widen_for_pv admits nothing else */
+	}
+}
+
+int rw_pv_sync_core(const struct lilyvm_site *s)
+{
+	static const uint8_t head[] = { 0x9c, 0x0e, 0x68 };
+	uint32_t next;
+
+	if (s->len != 8 || memcmp(s->orig, head, 3) || s->orig[7] != 0xcf)
+		return 0;
+	memcpy(&next, s->orig + 3, 4);
+	return next == s->addr + 8;
+}
+
+/* sync_core(): nothing to do unless NT is set; then the monitor emulates the site. */
+static int put_sync_core(struct emit *e, const struct lilyvm_site *s)
+{
+	static const uint8_t test[] = { 0x9c, 0xf7, 0x05 }, skip[] = { 0x74, 0x07, 0x9d, 0xf4 };
+	static const uint8_t popf = 0x9d;
+	uint32_t t[2] = { VFLAGS, FL_NT };
+	struct lilyvm_pv_exit x = { s->addr, LILYVM_PV_EXIT_EMULATE };
+
+	return put_insn(e, test, sizeof(test), t, 2) || put(e, skip, sizeof(skip)) ||
+	       put(e, &x, sizeof(x)) || put(e, &popf, 1) || put_jmp(e, s->addr + s->len);
+}
+
 /*
  * The trampoline of one site, at the code's current end. An interrupt that
  * IF lets in is taken where hardware takes it: right after a popf, after
  * the instruction that follows an sti (or at the site's end, with the
- * shadow still to come).
+ * shadow still to come). Branches inside the site go to the code of their
+ * target; one to the site's end goes to the final jump back.
  */
-static int put_trampoline(struct emit *e, const struct lilyvm_site *s)
+static int put_trampoline(struct emit *e, csh cs, cs_insn *in, const struct lilyvm_site *s)
 {
+	size_t at[LILYVM_MAX_INSN + 1], nf = 0;
+	struct fixup f[LILYVM_MAX_INSN];
+	const uint8_t *code = s->orig;
+	size_t size = s->len;
+	uint64_t addr = s->addr;
 	int shadow = 0, rc = 0;	/* shadow: the last instruction was sti */
 
-	for (unsigned off = 0, len = 1; off < s->len && !rc; off += len) {
-		const uint8_t *p = s->orig + off;
-
-		len = 1;
-		if (p[0] == 0xfa || p[0] == 0xfb)
-			rc = put_cli_sti(e, p[0] == 0xfb);
-		else if (p[0] == 0x9c)
-			rc = put_pushf(e);
-		else if (p[0] == 0x9d)
-			rc = put_popf(e);
-		else if ((len = rw_ordinary_len(p, s->len - off)))
-			rc = put(e, p, len);
-		else
-			return -1;	/* widen_for_pv admits nothing else */
-		if (!rc && (shadow || p[0] == 0x9d))
-			rc = put_pending_check(e, s->addr + off + len, 0);
-		shadow = p[0] == 0xfb;
+	if (rw_pv_sync_core(s))
+		return put_sync_core(e, s);
+	while (!rc && size && cs_disasm_iter(cs, &code, &size, &addr, in)) {
+		at[in->address - s->addr] = e->len;
+		rc = put_one(e, in, f, &nf);
+		if (!rc && (shadow || in->bytes[0] == 0x9d))
+			rc = put_pending_check(e, (uint32_t)addr, 0);
+		shadow = in->size == 1 && in->bytes[0] == 0xfb;
 	}
-	if (!rc && shadow)
+	if (rc || size)
+		return -1;
+	if (shadow)
 		rc = put_pending_check(e, s->addr + s->len, 1);
-	return rc ? rc : put_jmp(e, s->addr + s->len);
+	at[s->len] = e->len;
+	if (rc || put_jmp(e, s->addr + s->len))
+		return -1;
+	for (size_t i = 0; i < nf; i++) {
+		uint32_t rel = (uint32_t)(at[f[i].to - s->addr] - (f[i].at + 4));
+
+		memcpy(e->buf + f[i].at, &rel, 4);
+	}
+	return 0;
 }
 
 /* Overwrite a site with its jump and int3 fill. */
@@ -164,13 +289,20 @@ int rw_pv_build(struct rw_image *img, char *err)
 {
 	struct emit e = { 0 };
 	size_t n = 0;
+	cs_insn *in;
+	csh cs;
+	int rc = 0;
 
 	for (size_t i = 0; i < img->n_sites; i++)
 		n += img->sites[i].form == LILYVM_FORM_PV;
 	if (!n)
 		return 0;
-	if (!(img->pv_entries = calloc(n, sizeof(*img->pv_entries))))
-		return rw_fail(err, "out of memory");
+	if (rw_capstone_open(&cs, err))
+		return -1;
+	if (!(in = cs_malloc(cs)) || !(img->pv_entries = calloc(n, sizeof(*img->pv_entries)))) {
+		rc = rw_fail(err, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < img->n_sites; i++) {
 		struct lilyvm_site *s = &img->sites[i];
 		uint32_t tramp = LILYVM_PV_CODE + (uint32_t)e.len;
@@ -178,9 +310,10 @@ int rw_pv_build(struct rw_image *img, char *err)
 
 		if (s->form != LILYVM_FORM_PV)
 			continue;
-		if (put_trampoline(&e, s)) {
+		if (put_trampoline(&e, cs, in, s)) {
 			free(e.buf);
-			return rw_fail(err, "out of memory for trampolines");
+			rc = rw_fail(err, "out of memory for the trampoline of 0x%08x", s->addr);
+			goto out;
 		}
 		if (e.len > LILYVM_PV_CODE_MAX) {
 			e.len = before;	/* no room left: this site traps instead */
@@ -192,5 +325,9 @@ int rw_pv_build(struct rw_image *img, char *err)
 	}
 	img->pv_code = e.buf;
 	img->pv_len = e.len;
-	return 0;
+out:
+	if (in)
+		cs_free(in, 1);
+	cs_close(&cs);
+	return rc;
 }

@@ -26,8 +26,8 @@ struct scanner {
 	size_t n_found, cap_found;
 	uint32_t *work;
 	size_t n_work, cap_work;
-	uint32_t *targets;	/* every direct branch target seen, for fuse_runs */
-	size_t n_targets, cap_targets;
+	uint64_t *edges;	/* every direct branch: target << 32 | source, for fusing */
+	size_t n_edges, cap_edges;
 	char *err;
 };
 
@@ -44,6 +44,21 @@ static int push_addr(uint32_t **a, size_t *n, size_t *cap, uint32_t addr, char *
 		*cap = c;
 	}
 	(*a)[(*n)++] = addr;
+	return 0;
+}
+
+static int push_edge(struct scanner *sc, uint32_t to, uint32_t from)
+{
+	if (sc->n_edges == sc->cap_edges) {
+		size_t c = sc->cap_edges ? 2 * sc->cap_edges : 1024;
+		uint64_t *w = realloc(sc->edges, c * sizeof(*w));
+
+		if (!w)
+			return rw_fail(sc->err, "out of memory");
+		sc->edges = w;
+		sc->cap_edges = c;
+	}
+	sc->edges[sc->n_edges++] = (uint64_t)to << 32 | from;
 	return 0;
 }
 
@@ -148,8 +163,7 @@ static int take(struct scanner *sc, struct rw_region *r, uint32_t i, unsigned le
 	memset(r->state + i + 1, RW_B_CONT, len - 1);
 	sc->rep->insns++;
 	sc->rep->insn_bytes += len;
-	if (direct_target(sc->insn, &target) &&
-	    push_addr(&sc->targets, &sc->n_targets, &sc->cap_targets, target, sc->err))
+	if (direct_target(sc->insn, &target) && push_edge(sc, target, r->vaddr + i))
 		return -1;
 	if (cls == LILYVM_CLS_NONE)
 		return 0;
@@ -442,9 +456,42 @@ static int addr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int edge_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Index of the first branch to addr or beyond, in the sorted edges. */
+static size_t first_edge(const struct scanner *sc, uint32_t addr)
+{
+	size_t lo = 0, hi = sc->n_edges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sc->edges[mid] >> 32 < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A direct branch from outside [from_lo, from_hi) lands at addr. */
+static int lands_from_outside(const struct scanner *sc, uint32_t addr, uint32_t from_lo,
+			      uint32_t from_hi)
+{
+	for (size_t i = first_edge(sc, addr); i < sc->n_edges && sc->edges[i] >> 32 == addr; i++)
+		if ((uint32_t)sc->edges[i] < from_lo || (uint32_t)sc->edges[i] >= from_hi)
+			return 1;
+	return 0;
+}
+
 static int is_target(const struct scanner *sc, uint32_t addr)
 {
-	return bsearch(&addr, sc->targets, sc->n_targets, sizeof(addr), addr_cmp) != NULL;
+	return lands_from_outside(sc, addr, 0, 0);
 }
 
 /*
@@ -551,7 +598,7 @@ static void fuse_runs(struct scanner *sc)
 {
 	size_t out = 0;
 
-	qsort(sc->targets, sc->n_targets, sizeof(*sc->targets), addr_cmp);
+	qsort(sc->edges, sc->n_edges, sizeof(*sc->edges), edge_cmp);
 	for (size_t i = 0; i < sc->n_found; i++) {
 		struct lilyvm_site *s = &sc->found[i];
 		size_t last = i;
@@ -569,45 +616,59 @@ static void fuse_runs(struct scanner *sc)
 	sc->n_found = out;
 }
 
-/*
- * The length of an instruction a trampoline can hold at p, or 0: the 32-bit
- * cli, sti, pushf, popf (*sensitive set), or an ordinary one.
- */
-static unsigned pv_insn_len(const uint8_t *p, uint32_t avail, int *sensitive)
+/* Decoding found an instruction starting at addr. */
+static int starts_insn(const struct scanner *sc, uint32_t addr)
 {
-	*sensitive = avail && (p[0] == 0xfa || p[0] == 0xfb || p[0] == 0x9c || p[0] == 0x9d);
-	return *sensitive ? 1 : rw_ordinary_len(p, avail);
+	const struct rw_region *r = rw_region_of(sc->img, addr);
+
+	return r && r->state[addr - r->vaddr] == RW_B_START;
 }
 
-static int pv_eligible(const struct lilyvm_site *s)
+/* Decode the instruction at addr into sc->insn; its kind for a trampoline. */
+static enum rw_pv_kind pv_decode(struct scanner *sc, uint32_t addr)
 {
-	int any = 0, sensitive;
+	uint32_t avail = 0;
+	const uint8_t *p = code_at(sc, addr, &avail);
+	size_t size = avail;
+	uint64_t a = addr;
 
-	for (unsigned off = 0, len; off < s->len; off += len) {
-		if (!(len = pv_insn_len(s->orig + off, s->len - off, &sensitive)))
+	if (!p || !starts_insn(sc, addr) || !cs_disasm_iter(sc->cs, &p, &size, &a, sc->insn))
+		return RW_PV_NOT;
+	return rw_pv_kind(sc->insn);
+}
+
+/* A site a trampoline can hold: flags instructions or invlpg, at least one, and ordinary ones. */
+static int pv_eligible(struct scanner *sc, const struct lilyvm_site *s)
+{
+	int any = 0;
+
+	for (uint32_t at = s->addr; at < s->addr + s->len; at += sc->insn->size) {
+		enum rw_pv_kind k = pv_decode(sc, at);
+
+		if (k == RW_PV_NOT || k == RW_PV_BRANCH)
 			return 0;
-		any |= sensitive;
+		any |= k != RW_PV_ORDINARY;
 	}
 	return any;
 }
 
-/* A branch may land at addr: a direct one, an exception fixup, or a call through a pointer. */
-static int may_land(const struct scanner *sc, uint32_t addr)
+/* A branch may land at addr from outside [lo, hi): a direct one, an exception fixup, a call through a pointer. */
+static int may_land(const struct scanner *sc, uint32_t addr, uint32_t lo, uint32_t hi)
 {
 	const struct rw_image *img = sc->img;
 
-	if (is_target(sc, addr) ||
+	if (lands_from_outside(sc, addr, lo, hi) ||
 	    bsearch(&addr, img->fixups, img->n_fixups, sizeof(addr), addr_cmp))
 		return 1;
-	for (size_t lo = 0, hi = img->n_funcs; lo < hi;) {
-		size_t mid = lo + (hi - lo) / 2;
+	for (size_t l = 0, h = img->n_funcs; l < h;) {
+		size_t mid = l + (h - l) / 2;
 
 		if (img->funcs[mid].addr == addr)
 			return 1;
 		if (img->funcs[mid].addr < addr)
-			lo = mid + 1;
+			l = mid + 1;
 		else
-			hi = mid;
+			h = mid;
 	}
 	return 0;
 }
@@ -621,58 +682,73 @@ static int pinned(const struct rw_image *img, uint32_t a, uint32_t b)
 	return 0;
 }
 
-/* Decoding found an instruction starting at addr. */
-static int starts_insn(const struct scanner *sc, uint32_t addr)
+/* The start of the instruction a trampoline can hold that ends at addr, at or after floor, or 0. */
+static uint32_t member_before(struct scanner *sc, uint32_t addr, uint32_t floor)
 {
-	const struct rw_region *r = rw_region_of(sc->img, addr);
-
-	return r && r->state[addr - r->vaddr] == RW_B_START;
-}
-
-/* The ordinary instruction that ends at addr and starts at or after floor, or 0. */
-static uint32_t ordinary_before(const struct scanner *sc, uint32_t addr, uint32_t floor)
-{
-	const struct rw_region *r = rw_region_of(sc->img, addr - 1);
-	uint32_t avail = 0;
-
-	for (uint32_t back = 1; r && back <= 5 && addr - back >= floor; back++) {
-		uint32_t at = addr - back;
-		const uint8_t *p = code_at(sc, at, &avail);
-
-		if (at < r->vaddr)
-			break;
-		if (starts_insn(sc, at) && p && rw_ordinary_len(p, avail) == back)
-			return at;
+	for (uint32_t back = 1; back <= LILYVM_MAX_INSN && addr - back >= floor; back++) {
+		if (!starts_insn(sc, addr - back))
+			continue;
+		return pv_decode(sc, addr - back) != RW_PV_NOT && sc->insn->size == back ? addr - back
+											  : 0;
 	}
 	return 0;
 }
 
 /*
+ * [start, end) as a trampoline site: no branch from outside lands inside,
+ * its branches go forward to one of its instructions or its end, none is
+ * the instruction after an sti, and the kernel patches none of it.
+ */
+static int pv_region_ok(struct scanner *sc, uint32_t start, uint32_t end)
+{
+	uint32_t starts = 0, targets = 0, to;
+	int after_sti = 0;
+
+	if (end - start < 5 || end - start > LILYVM_MAX_INSN || pinned(sc->img, start, end))
+		return 0;
+	for (uint32_t at = start; at < end; at += sc->insn->size) {
+		enum rw_pv_kind k = pv_decode(sc, at);
+
+		if (k == RW_PV_NOT || (at > start && may_land(sc, at, start, end)))
+			return 0;
+		starts |= 1u << (at - start);
+		if (k == RW_PV_BRANCH) {
+			if (after_sti || !direct_target(sc->insn, &to) || to <= at || to > end)
+				return 0;
+			targets |= 1u << (to - start);
+		}
+		after_sti = k == RW_PV_FLAGS && sc->insn->bytes[0] == 0xfb;
+	}
+	return (targets & ~(starts | 1u << (end - start))) == 0;
+}
+
+/*
  * A site of only cli/sti/pushf/popf and ordinary instructions becomes a jump
  * to a trampoline (LILYVM_FORM_PV) if it can grow to the jump's 5 bytes over
- * ordinary neighbours, with no branch landing inside and no overlap with
- * code the kernel patches. Forward first, then backward.
+ * neighbours a trampoline can hold (pv_region_ok). Forward first, then
+ * backward.
  */
 static void widen_for_pv(struct scanner *sc)
 {
 	for (size_t i = 0; i < sc->n_found; i++) {
 		struct lilyvm_site *s = &sc->found[i];
-		uint32_t start = s->addr, end = s->addr + s->len, avail, at;
+		uint32_t start = s->addr, end = s->addr + s->len, avail = 0, at;
 		uint32_t floor = i ? sc->found[i - 1].addr + sc->found[i - 1].len : 0;
 		uint32_t ceiling = i + 1 < sc->n_found ? sc->found[i + 1].addr : UINT32_MAX;
 		const uint8_t *p;
-		unsigned len;
 
-		if (!pv_eligible(s))
+		if (rw_pv_sync_core(s) && !pinned(sc->img, start, end)) {
+			s->form = LILYVM_FORM_PV;
 			continue;
-		while (end - start < 5 && end < ceiling && !may_land(sc, end) && starts_insn(sc, end) &&
-		       (p = code_at(sc, end, &avail)) && (len = rw_ordinary_len(p, avail)))
-			end += len;
-		while (end - start < 5 && !may_land(sc, start) &&
-		       (at = ordinary_before(sc, start, floor)))
+		}
+		if (!pv_eligible(sc, s))
+			continue;
+		while (end - start < 5 && end < ceiling && !may_land(sc, end, start, end) &&
+		       pv_decode(sc, end) != RW_PV_NOT && end + sc->insn->size <= ceiling)
+			end += sc->insn->size;
+		while (end - start < 5 && (at = member_before(sc, start, floor)))
 			start = at;
-		if (end - start < 5 || end - start > LILYVM_MAX_INSN || pinned(sc->img, start, end) ||
-		    !(p = code_at(sc, start, &avail)))
+		if (!pv_region_ok(sc, start, end) || !(p = code_at(sc, start, &avail)))
 			continue;
 		s->addr = start;
 		s->len = (uint8_t)(end - start);
@@ -747,7 +823,7 @@ int rw_scan(struct rw_image *img, const struct lilyvm_site *known, size_t n_know
 	}
 	if (!rc)
 		rc = collect_unclassified(&sc);
-	free(sc.targets);
+	free(sc.edges);
 	if (sc.insn)
 		cs_free(sc.insn, 1);
 	cs_close(&sc.cs);

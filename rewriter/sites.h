@@ -70,21 +70,41 @@ enum lilyvm_form {
  *
  * The vCPU page holds struct lilyvm_pv_vcpu. `vflags` is the guest's
  * EFLAGS bits that ring 3 of the host cannot hold (TF IF IOPL NT AC ID);
- * `pending` is nonzero while an interrupt waits for IF. A trampoline that
- * may set IF ends by checking both: if IF is set and an interrupt waits, it
- * executes LILYVM_PV_EXIT_BYTE (hlt: #GP in ring 3) followed by struct
- * lilyvm_pv_exit, and the monitor resumes the guest at `resume` with the
- * interrupt delivered (after one more instruction if `flags` has
- * LILYVM_PV_EXIT_SHADOW: the site ended with sti).
+ * `pending` is nonzero while an interrupt waits for IF. Where a
+ * trampoline lets IF be set (after popf, after the instruction after sti)
+ * it checks both: if IF is set and an interrupt waits, it executes
+ * LILYVM_PV_EXIT_BYTE (hlt: #GP in ring 3) followed by struct
+ * lilyvm_pv_exit, and the monitor resumes the guest at `resume` (an address
+ * in the site or its end) with the interrupt delivered (after one more
+ * instruction if `flags` has LILYVM_PV_EXIT_SHADOW: the site ended with
+ * sti). With LILYVM_PV_EXIT_EMULATE the monitor instead emulates the site's
+ * original bytes from `resume`: the way out of a case a trampoline leaves
+ * to the monitor.
+ *
+ * invlpg has a trampoline too: it looks its page up in the read-only
+ * bitmap at LILYVM_PV_MAPPED, where the monitor sets the bit of every page
+ * it maps in any view, and leaves the site to the monitor (EMULATE, from
+ * the invlpg) only if the bit is set: a page nobody mapped has nothing to
+ * drop. (Trampolines take CS and DS to be flat, base 0.)
+ *
+ * Besides cli, sti, pushf, popf and invlpg with ordinary instructions (mov,
+ * push, pop, add, sub, cmp, and, or, xor, test, inc, dec; short conditional
+ * branches forward inside the site), one idiom has a trampoline: Linux's
+ * sync_core(), `pushf; push %cs; push $1f; iret; 1:`, an iret to the next
+ * instruction that changes nothing but NT's task return, so its trampoline
+ * is a jump back unless NT is set.
  */
 #define LILYVM_PV_SECTION ".lilyvm.pv"
 #define LILYVM_PV_MAGIC "LVPV"
 #define LILYVM_PV_VERSION 1u
 #define LILYVM_PV_CODE 0xfff00000u	/* where trampolines are mapped */
+#define LILYVM_PV_MAPPED 0xfffdb000u	/* bitmap: a bit per page any view may have mapped */
+#define LILYVM_PV_MAPPED_SIZE 0x20000u	/* 2^20 pages, one bit each */
 #define LILYVM_PV_VCPU 0xffffb000u	/* the shared virtual-CPU page */
-#define LILYVM_PV_CODE_MAX (LILYVM_PV_VCPU - LILYVM_PV_CODE)
+#define LILYVM_PV_CODE_MAX (LILYVM_PV_MAPPED - LILYVM_PV_CODE)
 #define LILYVM_PV_EXIT_BYTE 0xf4u
 #define LILYVM_PV_EXIT_SHADOW 0x01u
+#define LILYVM_PV_EXIT_EMULATE 0x02u
 
 struct lilyvm_pv_vcpu {
 	uint32_t vflags;	/* virtual EFLAGS bits: TF IF IOPL NT AC ID */

@@ -360,11 +360,19 @@ check_stable() {
 	elif ! cmp -s "$d/out" "$d/out2"; then
 		fail "rewriting OUT changed it"
 	fi
-	if ! "$REWRITE" "$in" -o "$d/out3" > "$d/again.err" 2>&1; then
+	if ! "$REWRITE" "$in" -o "$d/out3" --traps-only > "$d/again.err" 2>&1; then
 		fail "second rewrite of IN failed"
 		details < "$d/again.err"
 	elif ! cmp -s "$d/out" "$d/out3"; then
 		fail "two rewrites of IN differ"
+	fi
+	# With trampolines: verified, and again the same bytes twice.
+	if ! "$REWRITE" "$in" -o "$d/pv1" --verify > "$d/again.err" 2>&1 ||
+		! "$REWRITE" "$in" -o "$d/pv2" > "$d/again.err" 2>&1; then
+		fail "rewriting IN with trampolines failed"
+		details < "$d/again.err"
+	elif ! cmp -s "$d/pv1" "$d/pv2"; then
+		fail "two rewrites of IN with trampolines differ"
 	fi
 }
 

@@ -191,6 +191,25 @@ static void test_iopl_ring0(void)
 }
 
 /*
+ * The arithmetic flags of a + b as pushf shows them right after the add,
+ * which is one trampoline site with it (the nop keeps the site from
+ * growing forward instead).
+ */
+static uint32_t arith_pushf(uint32_t a, uint32_t b)
+{
+	uint32_t f;
+
+	__asm__ volatile("add %2, %1\n\tpushf\n\tpop %0\n\tnop" : "=r"(f), "+a"(a) : "ri"(b) : "cc");
+	return f & FL_ARITH;
+}
+
+/* Linux's local_irq_restore(): sti only if the saved flags had IF. */
+static void irqrestore(uint32_t flags)
+{
+	__asm__ volatile("test $0x200, %0\n\tje 1f\n\tsti\n1:\tnop" :: "r"(flags) : "cc", "memory");
+}
+
+/*
  * Trampolines: irqsave and irqrestore shapes, popf, and the exit they take
  * when sti meets a pending interrupt (delivered after the instruction that
  * follows the sti, as the shadow wants).
@@ -210,6 +229,17 @@ static void test_trampolines(void)
 	__asm__ volatile("stc\n\tpush %%ebx\n\tpop %%ebx\n\tpushf\n\tpop %%eax\n\tcli\n\t"
 			 "sbb %0, %0" : "=c"(seen) :: "eax", "cc", "memory");
 	check(seen == ~0u, "trampoline: pushf and cli keep the host's carry");
+	check(arith_pushf(0x7fffffff, 1) == 0x894 && arith_pushf(0, -1) == 0x84,
+	      "trampoline: add's CF PF AF ZF SF OF reach pushf");
+	__asm__ volatile("stc\n\tpushf\n\tpush %%cs\n\tpush $1f\n\tiret\n1:\tsbb %0, %0"
+			 : "=r"(seen) :: "cc", "memory");
+	check(seen == ~0u && !(get_flags() & FL_IF), "trampoline: sync_core's iret to itself "
+	      "keeps the flags");
+	irqrestore(FL_IF);
+	check(get_flags() & FL_IF, "trampoline: irqrestore of IF=1 (test, je, sti) sets IF");
+	__asm__ volatile("cli" ::: "memory");
+	irqrestore(0);
+	check(!(get_flags() & FL_IF), "trampoline: irqrestore of IF=0 jumps over the sti");
 	make_pending();
 	__asm__ volatile("movl $1f, %0\n\tpush %%ebx\n\tpop %%ebx\n\tpush %%ecx\n\tpop %%ecx\n\t"
 			 "sti\n\tnop\n1:\tcli" : "=d"(after) :: "memory");
@@ -250,7 +280,7 @@ static void user_iopl0(void)
 	leave_user();
 }
 
-static volatile uint32_t user_gp, user_pv_saved, user_pv_if;
+static volatile uint32_t user_gp, user_pv_saved, user_pv_if, user_pv_arith, user_pv_restored;
 
 /* #GP from ring 3: count it and step over the one-byte instruction (cli). */
 static void on_gp(struct trap_frame *f)
@@ -277,6 +307,9 @@ static void user_iopl3_pv(void)
 			 "pop %%ebx" : "=a"(saved) :: "memory");
 	user_pv_saved = saved;
 	user_pv_if = get_flags() & FL_IF;
+	user_pv_arith = arith_pushf(0x7fffffff, 1) << 16 | arith_pushf(0, -1);
+	irqrestore(FL_IF);
+	user_pv_restored = get_flags() & FL_IF;
 	__asm__ volatile("push %%ebx\n\tpop %%ebx\n\tpush %%ecx\n\tpop %%ecx\n\tsti" ::: "memory");
 	leave_user();
 }
@@ -317,6 +350,8 @@ static void test_ring3(void)
 	run_user(user_iopl3_pv, user_stack + sizeof(user_stack));
 	set_flags(get_flags() & ~FL_IOPL);
 	check((user_pv_saved & FL_IF) && !user_pv_if, "ring 3, IOPL 3: a trampoline's irqsave works");
+	check(user_pv_arith == (0x894u << 16 | 0x84), "ring 3: the emulated add sets the flags pushf shows");
+	check(user_pv_restored, "ring 3, IOPL 3: irqrestore (test, je, sti) emulated sets IF");
 }
 
 void guest_main(uint32_t magic, void *mbi)
