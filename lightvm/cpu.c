@@ -815,6 +815,7 @@ void cpu_deliver(struct vm *vm, unsigned vec, enum event_kind kind, int has_err,
 
 	if (vm->stop)
 		return;	/* the machine stops where it is, for the report */
+	vm->deliveries++;
 	trace(TRACE_EXC, "vector %u err %#x at %#x cpl %u", vec, err, cpu_pc(vm), vm->cpu.cpl);
 	if (kind == EV_FAULT)
 		vm_account(vm, STAT_EXCEPTION, 0, 0);

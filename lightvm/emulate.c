@@ -460,9 +460,9 @@ static enum emu_result do_push_seg(struct insn *in)
 
 /*
  * The ordinary instructions a run site may hold (rewriter/scan.c and
- * rewriter/pv.c say which): mov, push, pop, add, sub, cmp, and, or, xor,
- * test, inc, dec and short conditional branches, with register, memory and
- * immediate operands. Emulated only there: in a run, or in what is left of
+ * rewriter/pv.c say which): mov, push, pop, lea, add, sub, cmp, and, or,
+ * xor, test, inc, dec, short conditional branches, and a direct call or
+ * jump at its end, with register, memory and immediate operands. Emulated only there: in a run, or in what is left of
  * a trampoline's site when ring 3 runs it or the guest returns into it.
  */
 static enum emu_result do_mov(struct insn *in)
@@ -516,9 +516,49 @@ static enum emu_result do_alu(struct insn *in, enum alu_op op, int store)
 	return EMU_DONE;
 }
 
+/* lea: the offset, without a segment base; no memory access. */
+static enum emu_result do_lea(struct insn *in)
+{
+	const cs_x86_op *m = &in->x->operands[1];
+	uint32_t ea = (uint32_t)m->mem.disp;
+
+	if (m->mem.base != X86_REG_INVALID)
+		ea += get_reg(in->vm, m->mem.base);
+	if (m->mem.index != X86_REG_INVALID)
+		ea += get_reg(in->vm, m->mem.index) * m->mem.scale;
+	set_reg(in->vm, in->x->operands[0].reg, ea);
+	advance(in);
+	return EMU_DONE;
+}
+
+/* A direct near call or jump (a site's last instruction: rewriter/pv.c). */
+static enum emu_result do_call_jmp(struct insn *in, int call)
+{
+	if (in->x->op_count != 1 || in->x->operands[0].type != X86_OP_IMM || !in->op32)
+		return EMU_NOT_PRIVILEGED;
+	if (call && emu_push(in->vm, in->next, 4))
+		return EMU_DONE;
+	in->vm->cpu.regs.rip = (uint32_t)in->x->operands[0].imm;
+	return EMU_DONE;
+}
+
+static enum emu_result do_ret(struct insn *in)
+{
+	uint32_t to;
+
+	if (in->x->op_count || !in->op32)
+		return EMU_NOT_PRIVILEGED;
+	if (emu_pop(in->vm, &to, 4) == 0)
+		in->vm->cpu.regs.rip = to;
+	return EMU_DONE;
+}
+
+/* jcc rel8 (7x) or rel32 (0F 8x): the condition is the opcode's low nibble. */
 static enum emu_result do_jcc(struct insn *in)
 {
-	if (alu_condition(in->ci->bytes[0] & 0x0f, (uint32_t)in->vm->cpu.regs.eflags))
+	unsigned cc = in->ci->bytes[in->ci->bytes[0] == 0x0f] & 0x0f;
+
+	if (alu_condition(cc, (uint32_t)in->vm->cpu.regs.eflags))
 		in->vm->cpu.regs.rip = (uint32_t)in->x->operands[0].imm;
 	else
 		advance(in);
@@ -528,7 +568,9 @@ static enum emu_result do_jcc(struct insn *in)
 /* An ordinary instruction of a run, or EMU_NOT_PRIVILEGED. */
 static enum emu_result dispatch_ordinary(struct insn *in)
 {
-	int jcc = in->ci->size == 2 && in->ci->bytes[0] >= 0x70 && in->ci->bytes[0] <= 0x7f;
+	const uint8_t *b = in->ci->bytes;
+	int jcc = (in->ci->size == 2 && b[0] >= 0x70 && b[0] <= 0x7f) ||
+		  (in->ci->size == 6 && b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f);
 
 	switch (in->ci->id) {
 	case X86_INS_ADD: return do_alu(in, ALU_ADD, 1);
@@ -540,6 +582,10 @@ static enum emu_result dispatch_ordinary(struct insn *in)
 	case X86_INS_XOR: return do_alu(in, ALU_XOR, 1);
 	case X86_INS_INC: return do_alu(in, ALU_INC, 1);
 	case X86_INS_DEC: return do_alu(in, ALU_DEC, 1);
+	case X86_INS_LEA: return do_lea(in);
+	case X86_INS_CALL: return do_call_jmp(in, 1);
+	case X86_INS_JMP: return do_call_jmp(in, 0);
+	case X86_INS_RET: return do_ret(in);
 	}
 	return jcc ? do_jcc(in) : EMU_NOT_PRIVILEGED;
 }
@@ -995,6 +1041,31 @@ static enum emu_result emulate_one(struct vm *vm, const uint8_t *bytes, size_t l
 enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
 {
 	return emulate_one(vm, bytes, len, 0);
+}
+
+enum emu_result emulate_ordinary(struct vm *vm, const uint8_t *bytes, size_t len)
+{
+	const uint8_t *code = bytes;
+	uint64_t addr = (uint32_t)vm->cpu.regs.rip;
+	struct insn in = { .vm = vm, .ci = vm->insn, .in_run = 1 };
+	size_t size = len;
+
+	if (!cs_disasm_iter(vm->cs, &code, &size, &addr, in.ci))
+		return EMU_NOT_PRIVILEGED;
+	in.x = &in.ci->detail->x86;
+	in.next = (uint32_t)(vm->cpu.regs.rip + in.ci->size);
+	in.op32 = in.x->prefix[2] != X86_PREFIX_OPSIZE;
+	if (in.x->prefix[0] || in.x->prefix[3])	/* lock, rep; address size */
+		return EMU_NOT_PRIVILEGED;
+	switch (in.ci->id) {
+	case X86_INS_MOV:
+		return is_sensitive_mov(in.x) ? EMU_NOT_PRIVILEGED : do_mov(&in);
+	case X86_INS_PUSH:
+		return is_segment_push_pop(in.x) ? EMU_NOT_PRIVILEGED : do_push(&in);
+	case X86_INS_POP:
+		return is_segment_push_pop(in.x) ? EMU_NOT_PRIVILEGED : do_pop(&in);
+	}
+	return dispatch_ordinary(&in);
 }
 
 enum emu_result emulate_run_first(struct vm *vm, const uint8_t *bytes, size_t len)

@@ -19,6 +19,8 @@ int emulate_init(struct vm *vm);
 enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len);
 /* Emulate the run of instructions of a run site (LILYVM_SITE_RUN) in order, while execution falls through within it. */
 enum emu_result emulate_run(struct vm *vm, const uint8_t *bytes, size_t len);
+/* Emulate one ordinary instruction (what a run may hold) at EIP; EMU_NOT_PRIVILEGED, untouched, for any other. */
+enum emu_result emulate_ordinary(struct vm *vm, const uint8_t *bytes, size_t len);
 /* Emulate only the first instruction of a run site's bytes, at EIP. */
 enum emu_result emulate_run_first(struct vm *vm, const uint8_t *bytes, size_t len);
 /* True if off is where an instruction of bytes begins (decoding from bytes[0]). */

@@ -346,6 +346,8 @@ size_t paging_peek(struct vm *vm, uint32_t lin, void *buf, size_t len)
 		const uint8_t *p;
 
 		chunk = chunk < len - n ? chunk : len - n;
+		if (at >= GUEST_VA_LIMIT || at < lin)	/* the child has the monitor's pages there */
+			break;
 		if (paging_on(vm)) {
 			if (mmu_space_lookup(vm->space, at, &gpa) & MMU_MAP_PRESENT)
 				gpa += at & 4095;

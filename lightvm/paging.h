@@ -28,7 +28,7 @@ void paging_invlpg(struct vm *vm, uint32_t lin);
 int paging_before_resume(struct vm *vm);
 /* Translate lin for the monitor's own access; -1 after recording a #PF (cpu.pf_*, CR2). */
 int paging_translate(struct vm *vm, uint32_t lin, unsigned access, uint64_t *gpa);
-/* Copy up to len bytes at lin as the child sees them, with no side effects; how many. */
+/* Copy up to len bytes of guest memory at lin as the child sees them, with no side effects; how many. */
 size_t paging_peek(struct vm *vm, uint32_t lin, void *buf, size_t len);
 
 #endif

@@ -85,6 +85,7 @@ static const char *const kind_names[STAT_KINDS] = {
 	[STAT_SYSCALL] = "system-call instructions", [STAT_EXCEPTION] = "exceptions",
 	[STAT_IRQ] = "interrupts delivered", [STAT_HALT] = "hlt (time asleep)", [STAT_KICK] = "kicks",
 	[STAT_PAGE_FAULT] = "page faults (host)", [STAT_PV_EXIT] = "trampoline exits (IF set)",
+	[STAT_AHEAD] = "instructions run ahead", [STAT_AHEAD_SITE] = "sites run ahead (no trap)",
 };
 
 static void stat_line(FILE *f, const char *name, uint64_t count, uint64_t ns)

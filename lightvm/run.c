@@ -182,20 +182,92 @@ static int pv_shadow_step(struct vm *vm)
 	return 1;
 }
 
-/* The virtual flags the trampolines keep: into the vCPU page before the guest runs, */
+/* What the trampolines read and keep: into the vCPU page before the guest runs, */
 static void pv_push(struct vm *vm)
 {
 	if (!vm->pv.n)
 		return;
 	vm->pv_vcpu->vflags = vm->cpu.vflags;
 	vm->pv_vcpu->pending = vm_irq_pending(vm);
+	vm->pv_vcpu->cr[0] = vm->cpu.cr0;
+	vm->pv_vcpu->cr[2] = vm->cpu.cr2;
+	vm->pv_vcpu->cr[3] = vm->cpu.cr3;
+	vm->pv_vcpu->cr[4] = vm->cpu.cr4;
 }
 
-/* and back at its next stop. Only ring 0 can have changed them. */
+/* and the flags back at its next stop. Only ring 0 can have changed them. */
 static void pv_pull(struct vm *vm)
 {
 	if (vm->pv.n)
 		vm->cpu.vflags = vm->pv_vcpu->vflags & FL_VIRTUAL;
+}
+
+#define AHEAD_MAX 24		/* instructions run ahead at most */
+#define AHEAD_GIVE_UP 4		/* failures in a row before a place is no longer tried */
+
+/* Whether running ahead may go on: ring 0, nothing to deliver, no shadow, no new event. */
+static int may_run_ahead(struct vm *vm, uint64_t deliveries)
+{
+	return !vm->stop && vm->cpu.cpl == 0 && !vm->cpu.inhibit && vm->deliveries == deliveries &&
+	       !((vm->cpu.vflags & FL_IF) && vm_irq_pending(vm));
+}
+
+/*
+ * One instruction at EIP, emulated: an intact trap site (1), an ordinary
+ * instruction (0); -1 for anything else, left for the guest to run.
+ */
+static int emulate_ahead(struct vm *vm)
+{
+	uint8_t bytes[LILYVM_MAX_INSN];
+	size_t n = fetch(vm, bytes);
+	uint32_t at = vm_link_address(vm, cpu_pc(vm));
+	const struct lilyvm_site *s = site_containing(vm, at);
+	enum emu_result r;
+
+	/* Inside a site (a return into a trampoline site's jump, say) is the loop's to handle. */
+	if (!n || (s && s->addr != at))
+		return -1;
+	if (s) {
+		if (s->form != LILYVM_FORM_TRAP || !site_intact(s, bytes, n))
+			return -1;
+		r = s->flags & LILYVM_SITE_RUN ? emulate_run(vm, s->orig, s->len)
+					       : emulate_insn(vm, s->orig, s->len);
+		vm_account(vm, STAT_AHEAD_SITE, 0, 0);
+		if (r == EMU_HALT)
+			halt(vm);
+		return r == EMU_HALT ? -1 : 1;
+	}
+	if (emulate_ordinary(vm, bytes, n) != EMU_DONE)
+		return -1;
+	vm_account(vm, STAT_AHEAD, 0, 0);
+	return 0;
+}
+
+/*
+ * After a trap, emulate on. Linux's entry and exit code pushes, loads and
+ * pops segment registers and irets a few ordinary instructions apart, and
+ * each trap is a ptrace stop (~13 us) where an emulated instruction costs
+ * about 1 us: up to AHEAD_MAX instructions are emulated while they lead to
+ * the next trap site. It stops at anything else (a trampoline is cheaper
+ * run natively), at ring 3, and where an interrupt or exception is due.
+ * Each place it starts from (a site, or the guest's entry after a
+ * delivery: slot n_sites) learns whether it pays: one that reached no trap
+ * site AHEAD_GIVE_UP times in a row is tried again only once in 64 times.
+ */
+static void run_ahead(struct vm *vm, size_t from)
+{
+	uint8_t *learnt = &vm->ahead[from];
+	uint64_t deliveries = vm->deliveries;
+	int reached = 0, r = 0;
+
+	if (*learnt >= AHEAD_GIVE_UP) {
+		if (++*learnt < AHEAD_GIVE_UP + 64)
+			return;
+		*learnt = AHEAD_GIVE_UP - 1;	/* one more try */
+	}
+	for (unsigned i = 0; i < AHEAD_MAX && r >= 0 && may_run_ahead(vm, deliveries); i++)
+		reached |= (r = emulate_ahead(vm)) > 0;
+	*learnt = reached ? 0 : *learnt + 1;
 }
 
 /* A #GP in the child: a rewritten site, a privileged instruction without one, or the guest's own fault. */
@@ -222,6 +294,8 @@ static void on_general_protection(struct vm *vm, uint64_t t0)
 	if (at_site) {
 		trace(TRACE_SITE, "%s", where(vm, pc, sym, sizeof(sym)));
 		vm_account(vm, STAT_SITE, s->cls, vm_clock_ns() - t0);
+		if (r == EMU_DONE && !vm->unsupported)
+			run_ahead(vm, (size_t)(s - vm->sites));
 	} else if (r != EMU_NOT_PRIVILEGED) {
 		trace(TRACE_MISS, "`%s` at %s", emulate_name(vm, insn, len, name, sizeof(name)),
 		      where(vm, pc, sym, sizeof(sym)));
@@ -332,6 +406,7 @@ static void on_syscall(struct vm *vm)
 	      where(vm, cpu_pc(vm) - 2, sym, sizeof(sym)), vm->cpu.cr3);
 	if (insn[0] == 0xcd) {
 		cpu_deliver(vm, insn[1], EV_SOFT, 0, 0);
+		run_ahead(vm, vm->n_sites);
 	} else if (insn[0] == 0x0f && insn[1] == 0x05) {
 		r->rip -= 2;
 		cpu_fault(vm, EXC_UD, 0);
@@ -396,6 +471,7 @@ static void deliver_interrupt(struct vm *vm)
 	t0 = vm_clock_ns();
 	cpu_deliver(vm, vm->intc_ops->ack(vm->intc), EV_EXTERNAL, 0, 0);
 	vm_account(vm, STAT_IRQ, 0, vm_clock_ns() - t0);
+	run_ahead(vm, vm->n_sites);
 }
 
 enum lvm_exit lvm_run(struct vm *vm)

@@ -532,6 +532,10 @@ int vm_adopt_image(struct vm *vm, const uint8_t *image, size_t len, const char *
 	char why[128];
 
 	if (!sitetab_read(image, len, &vm->sites, &vm->n_sites, &vm->pv, err, errlen)) {
+		if (!(vm->ahead = calloc(vm->n_sites + 1, 1))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 		vm->syms = symtab_load(image, len);
 		note_segments(vm, image, len);
 		/* The trampolines are mapped from the memfd into ring 0's views (paging.c). */
@@ -677,6 +681,7 @@ void lvm_destroy(struct vm *vm)
 	symtab_free(vm->syms);
 	free(vm->sites);
 	free(vm->pv.code);
+	free(vm->ahead);
 	free(vm->pv.entries);
 	free(vm);
 }

@@ -68,7 +68,7 @@ struct cpu {
 
 /* Trap accounting for --stats. */
 enum stat_kind { STAT_SITE, STAT_MISS, STAT_SYSCALL, STAT_EXCEPTION, STAT_IRQ, STAT_HALT,
-		 STAT_KICK, STAT_PAGE_FAULT, STAT_PV_EXIT, STAT_KINDS };
+		 STAT_KICK, STAT_PAGE_FAULT, STAT_PV_EXIT, STAT_AHEAD, STAT_AHEAD_SITE, STAT_KINDS };
 
 struct stats {
 	uint64_t count[STAT_KINDS], ns[STAT_KINDS];
@@ -170,6 +170,8 @@ struct vm {
 	cs_insn *insn;		/* its decode buffer */
 	struct lilyvm_site *sites;
 	struct pv_table pv;	/* the image's trampolines, if any */
+	uint8_t *ahead;		/* per site, and after a delivery: did running ahead pay (run.c) */
+	uint64_t deliveries;	/* exceptions and interrupts delivered so far (cpu.c) */
 	struct lilyvm_pv_vcpu *pv_vcpu;	/* the vCPU page they share, in the RAM memfd */
 	uint8_t *pv_mapped;	/* the bitmap of pages any view may have mapped (sites.h) */
 	size_t n_sites;

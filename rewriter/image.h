@@ -97,10 +97,12 @@ unsigned rw_ordinary_len(const uint8_t *p, uint32_t avail);
 /* What a trampoline can make of an instruction (pv.c). */
 enum rw_pv_kind {
 	RW_PV_NOT,		/* nothing: it ends a trampoline site */
-	RW_PV_ORDINARY,		/* copied as it is: mov, push, pop, add, sub, cmp, and, or, xor, test, inc, dec */
+	RW_PV_ORDINARY,		/* copied as it is: mov, push, pop, lea, add, sub, cmp, and, or, xor, test, inc, dec */
 	RW_PV_FLAGS,		/* cli, sti, pushf, popf: replaced */
 	RW_PV_INVLPG,		/* invlpg of a memory operand not based on %esp: replaced */
+	RW_PV_READ_CR,		/* mov from CR0, CR2, CR3 or CR4: replaced */
 	RW_PV_BRANCH,		/* a short conditional branch: relocated */
+	RW_PV_TAIL,		/* a direct call or jump, last in its site: relocated */
 };
 
 /* The kind of a decoded instruction (no prefix but %fs, %gs and operand size). */

@@ -132,7 +132,7 @@ static int put_pending_check(struct emit *e, uint32_t resume, int shadow)
 
 enum rw_pv_kind rw_pv_kind(const cs_insn *insn)
 {
-	static const uint8_t other_prefixes[] = { 0x26, 0x2e, 0x36, 0x3e, 0x67, 0xf0, 0xf2, 0xf3 };
+	static const uint8_t other_prefixes[] = { 0x26, 0x2e, 0x36, 0x67, 0xf0, 0xf2, 0xf3 };
 	const uint8_t *b = insn->bytes;
 	unsigned i = 0;
 
@@ -140,18 +140,23 @@ enum rw_pv_kind rw_pv_kind(const cs_insn *insn)
 		return RW_PV_FLAGS;
 	if (insn->size == 2 && b[0] >= 0x70 && b[0] <= 0x7f)
 		return RW_PV_BRANCH;
+	if ((insn->size == 5 && (b[0] == 0xe8 || b[0] == 0xe9)) || (insn->size == 2 && b[0] == 0xeb))
+		return RW_PV_TAIL;
 	if (rw_classify(insn) == LILYVM_CLS_INVLPG)
 		return invlpg_operand(insn) ? RW_PV_INVLPG : RW_PV_NOT;
+	if (rw_classify(insn) == LILYVM_CLS_MOV_FROM_CR)
+		return insn->size == 3 && b[0] == 0x0f && b[1] == 0x20 && ((b[2] >> 3) & 7) != 1 &&
+			       ((b[2] >> 3) & 7) <= 4 ? RW_PV_READ_CR : RW_PV_NOT;
 	if (rw_classify(insn) != LILYVM_CLS_NONE)
 		return RW_PV_NOT;
-	while (i < insn->size && (b[i] == 0x64 || b[i] == 0x65 || b[i] == 0x66))
+	while (i < insn->size && (b[i] == 0x64 || b[i] == 0x65 || b[i] == 0x66 || b[i] == 0x3e))
 		i++;
 	if (i < insn->size && memchr(other_prefixes, b[i], sizeof(other_prefixes)))
 		return RW_PV_NOT;
 	switch (insn->id) {
 	case X86_INS_MOV: case X86_INS_PUSH: case X86_INS_POP: case X86_INS_ADD: case X86_INS_SUB:
 	case X86_INS_CMP: case X86_INS_AND: case X86_INS_OR: case X86_INS_XOR: case X86_INS_TEST:
-	case X86_INS_INC: case X86_INS_DEC:
+	case X86_INS_INC: case X86_INS_DEC: case X86_INS_LEA:
 		return RW_PV_ORDINARY;
 	}
 	return RW_PV_NOT;
@@ -174,6 +179,16 @@ static int put_invlpg(struct emit *e, const cs_insn *in)
 	       put(e, skip, sizeof(skip)) || put(e, &x, sizeof(x)) || put(e, &popf, 1);
 }
 
+/* mov %crN, %reg (0F 20, ModRM 11 N reg): mov cr[N] of the vCPU page, %reg. */
+static int put_read_cr(struct emit *e, const cs_insn *in)
+{
+	uint8_t op[2] = { 0x8b, (uint8_t)(0x05 | (in->bytes[2] & 7) << 3) };
+	uint32_t slot = LILYVM_PV_VCPU + offsetof(struct lilyvm_pv_vcpu, cr) +
+			4 * ((in->bytes[2] >> 3) & 7);
+
+	return put_insn(e, op, 2, &slot, 1);
+}
+
 /* Where a relocated branch jumps: original address `to`; rel32 at `at` in the code. */
 struct fixup {
 	size_t at;
@@ -191,6 +206,23 @@ static int put_branch(struct emit *e, const cs_insn *in, struct fixup *f, size_t
 	return put_insn(e, op, 2, &zero, 1);
 }
 
+/*
+ * A call or jump that ends a site, to its target: a call pushes the
+ * original return address, the site's end, so that the callee sees and
+ * returns to what it would have without the trampoline.
+ */
+static int put_tail(struct emit *e, const cs_insn *in)
+{
+	uint8_t push = 0x68;
+	uint32_t to = (uint32_t)in->address + in->size, back = to, rel;
+
+	memcpy(&rel, in->bytes + 1, 4);
+	to += in->bytes[0] == 0xeb ? (uint32_t)(int8_t)in->bytes[1] : rel;
+	if (in->bytes[0] == 0xe8 && put_insn(e, &push, 1, &back, 1))
+		return -1;
+	return put_jmp(e, to);
+}
+
 /* One instruction of a site: the flags instructions replaced, a branch relocated, the rest copied. */
 static int put_one(struct emit *e, const cs_insn *in, struct fixup *f, size_t *nf)
 {
@@ -201,8 +233,12 @@ static int put_one(struct emit *e, const cs_insn *in, struct fixup *f, size_t *n
 		return in->bytes[0] == 0x9d ? put_popf(e) : put_cli_sti(e, in->bytes[0] == 0xfb);
 	case RW_PV_INVLPG:
 		return put_invlpg(e, in);
+	case RW_PV_READ_CR:
+		return put_read_cr(e, in);
 	case RW_PV_BRANCH:
 		return put_branch(e, in, f, nf);
+	case RW_PV_TAIL:
+		return put_tail(e, in);
 	case RW_PV_ORDINARY:
 		return put(e, in->bytes, in->size);
 	default:
@@ -238,7 +274,8 @@ static int put_sync_core(struct emit *e, const struct lilyvm_site *s)
  * IF lets in is taken where hardware takes it: right after a popf, after
  * the instruction that follows an sti (or at the site's end, with the
  * shadow still to come). Branches inside the site go to the code of their
- * target; one to the site's end goes to the final jump back.
+ * target; one to the site's end goes to the final jump back, one elsewhere
+ * leaves the trampoline for its target.
  */
 static int put_trampoline(struct emit *e, csh cs, cs_insn *in, const struct lilyvm_site *s)
 {
@@ -266,7 +303,9 @@ static int put_trampoline(struct emit *e, csh cs, cs_insn *in, const struct lily
 	if (rc || put_jmp(e, s->addr + s->len))
 		return -1;
 	for (size_t i = 0; i < nf; i++) {
-		uint32_t rel = (uint32_t)(at[f[i].to - s->addr] - (f[i].at + 4));
+		uint32_t off = f[i].to - s->addr;
+		uint32_t rel = off <= s->len ? (uint32_t)(at[off] - (f[i].at + 4))
+					     : f[i].to - (LILYVM_PV_CODE + (uint32_t)f[i].at + 4);
 
 		memcpy(e->buf + f[i].at, &rel, 4);
 	}

@@ -645,7 +645,7 @@ static int pv_eligible(struct scanner *sc, const struct lilyvm_site *s)
 	for (uint32_t at = s->addr; at < s->addr + s->len; at += sc->insn->size) {
 		enum rw_pv_kind k = pv_decode(sc, at);
 
-		if (k == RW_PV_NOT || k == RW_PV_BRANCH)
+		if (k == RW_PV_NOT || k == RW_PV_BRANCH || k == RW_PV_TAIL)
 			return 0;
 		any |= k != RW_PV_ORDINARY;
 	}
@@ -688,16 +688,18 @@ static uint32_t member_before(struct scanner *sc, uint32_t addr, uint32_t floor)
 	for (uint32_t back = 1; back <= LILYVM_MAX_INSN && addr - back >= floor; back++) {
 		if (!starts_insn(sc, addr - back))
 			continue;
-		return pv_decode(sc, addr - back) != RW_PV_NOT && sc->insn->size == back ? addr - back
-											  : 0;
+		enum rw_pv_kind k = pv_decode(sc, addr - back);
+
+		return k != RW_PV_NOT && k != RW_PV_TAIL && sc->insn->size == back ? addr - back : 0;
 	}
 	return 0;
 }
 
 /*
  * [start, end) as a trampoline site: no branch from outside lands inside,
- * its branches go forward to one of its instructions or its end, none is
- * the instruction after an sti, and the kernel patches none of it.
+ * its branches that land in it go forward to one of its instructions or its
+ * end, a call or jump can only end it, none is the instruction after an
+ * sti, and the kernel patches none of it.
  */
 static int pv_region_ok(struct scanner *sc, uint32_t start, uint32_t end)
 {
@@ -709,30 +711,54 @@ static int pv_region_ok(struct scanner *sc, uint32_t start, uint32_t end)
 	for (uint32_t at = start; at < end; at += sc->insn->size) {
 		enum rw_pv_kind k = pv_decode(sc, at);
 
-		if (k == RW_PV_NOT || (at > start && may_land(sc, at, start, end)))
+		if (k == RW_PV_NOT || (at > start && may_land(sc, at, start, end)) ||
+		    (k == RW_PV_TAIL && (after_sti || at + sc->insn->size != end)))
 			return 0;
 		starts |= 1u << (at - start);
 		if (k == RW_PV_BRANCH) {
-			if (after_sti || !direct_target(sc->insn, &to) || to <= at || to > end)
+			if (after_sti || !direct_target(sc->insn, &to))
 				return 0;
-			targets |= 1u << (to - start);
+			if (to > start && to <= end && to <= at)
+				return 0;
+			if (to > start && to <= end)
+				targets |= 1u << (to - start);
 		}
 		after_sti = k == RW_PV_FLAGS && sc->insn->bytes[0] == 0xfb;
 	}
 	return (targets & ~(starts | 1u << (end - start))) == 0;
 }
 
+/* Grow [*start, *end) forward to the jump's 5 bytes, up to ceiling. */
+static void grow_forward(struct scanner *sc, uint32_t start, uint32_t *end, uint32_t ceiling)
+{
+	while (*end - start < 5 && *end < ceiling && !may_land(sc, *end, start, *end) &&
+	       pv_decode(sc, *end) != RW_PV_NOT && *end + sc->insn->size <= ceiling) {
+		*end += sc->insn->size;
+		if (rw_pv_kind(sc->insn) == RW_PV_TAIL)
+			break;
+	}
+}
+
+/* Grow [*start, end) backward to the jump's 5 bytes, down to floor. */
+static void grow_backward(struct scanner *sc, uint32_t *start, uint32_t end, uint32_t floor)
+{
+	uint32_t at;
+
+	while (end - *start < 5 && (at = member_before(sc, *start, floor)))
+		*start = at;
+}
+
 /*
- * A site of only cli/sti/pushf/popf and ordinary instructions becomes a jump
- * to a trampoline (LILYVM_FORM_PV) if it can grow to the jump's 5 bytes over
- * neighbours a trampoline can hold (pv_region_ok). Forward first, then
- * backward.
+ * A site of flags instructions, invlpg or reads of control registers with
+ * ordinary instructions becomes a jump to a trampoline (LILYVM_FORM_PV) if it
+ * can grow to the jump's 5 bytes over neighbours a trampoline can hold
+ * (pv_region_ok): forward first, else backward first.
  */
 static void widen_for_pv(struct scanner *sc)
 {
 	for (size_t i = 0; i < sc->n_found; i++) {
 		struct lilyvm_site *s = &sc->found[i];
-		uint32_t start = s->addr, end = s->addr + s->len, avail = 0, at;
+		uint32_t start = s->addr, end = s->addr + s->len, avail = 0;
 		uint32_t floor = i ? sc->found[i - 1].addr + sc->found[i - 1].len : 0;
 		uint32_t ceiling = i + 1 < sc->n_found ? sc->found[i + 1].addr : UINT32_MAX;
 		const uint8_t *p;
@@ -743,11 +769,14 @@ static void widen_for_pv(struct scanner *sc)
 		}
 		if (!pv_eligible(sc, s))
 			continue;
-		while (end - start < 5 && end < ceiling && !may_land(sc, end, start, end) &&
-		       pv_decode(sc, end) != RW_PV_NOT && end + sc->insn->size <= ceiling)
-			end += sc->insn->size;
-		while (end - start < 5 && (at = member_before(sc, start, floor)))
-			start = at;
+		grow_forward(sc, start, &end, ceiling);
+		grow_backward(sc, &start, end, floor);
+		if (!pv_region_ok(sc, start, end)) {
+			start = s->addr;
+			end = s->addr + s->len;
+			grow_backward(sc, &start, end, floor);
+			grow_forward(sc, start, &end, ceiling);
+		}
 		if (!pv_region_ok(sc, start, end) || !(p = code_at(sc, start, &avail)))
 			continue;
 		s->addr = start;

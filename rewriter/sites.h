@@ -81,15 +81,19 @@ enum lilyvm_form {
  * original bytes from `resume`: the way out of a case a trampoline leaves
  * to the monitor.
  *
+ * `mov %crN, %reg` reads `cr[N]` of the vCPU page, which the monitor
+ * writes before the guest runs; the trampolines never write it.
+ *
  * invlpg has a trampoline too: it looks its page up in the read-only
  * bitmap at LILYVM_PV_MAPPED, where the monitor sets the bit of every page
  * it maps in any view, and leaves the site to the monitor (EMULATE, from
  * the invlpg) only if the bit is set: a page nobody mapped has nothing to
  * drop. (Trampolines take CS and DS to be flat, base 0.)
  *
- * Besides cli, sti, pushf, popf and invlpg with ordinary instructions (mov,
- * push, pop, add, sub, cmp, and, or, xor, test, inc, dec; short conditional
- * branches forward inside the site), one idiom has a trampoline: Linux's
+ * Besides cli, sti, pushf, popf, mov from CR0/2/3/4 and invlpg with
+ * ordinary instructions (mov, push, pop, add, sub, cmp, and, or, xor, test,
+ * inc, dec; short conditional branches, forward if they land inside the
+ * site), one idiom has a trampoline: Linux's
  * sync_core(), `pushf; push %cs; push $1f; iret; 1:`, an iret to the next
  * instruction that changes nothing but NT's task return, so its trampoline
  * is a jump back unless NT is set.
@@ -109,6 +113,7 @@ enum lilyvm_form {
 struct lilyvm_pv_vcpu {
 	uint32_t vflags;	/* virtual EFLAGS bits: TF IF IOPL NT AC ID */
 	uint32_t pending;	/* an interrupt waits for IF */
+	uint32_t cr[5];		/* CR0, (CR1), CR2, CR3, CR4, for mov from them */
 };
 
 /* Header at offset 0 of .lilyvm.pv. */

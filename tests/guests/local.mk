@@ -69,7 +69,7 @@ tests/guests/wildpt/wildpt.elf: $(srcdir)/tests/guests/wildpt/wildpt.c
 tests/guests/pftriple/pftriple.elf: $(srcdir)/tests/guests/pftriple/pftriple.c
 
 check_DATA += $(MICRO_GUESTS) tests/guests/hostile/hostile.elf tests/guests/triple/triple.elf \
-	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf
+	tests/guests/callgate/callgate.elf tests/guests/abuse/abuse.elf tests/guests/bench/bench.elf
 check_DATA += $(PAGING_GUESTS) $(PAGING_OTHER_GUESTS)
 TESTS += $(PAGING_GUESTS)
 TESTS += $(MICRO_GUESTS) tests/guests/hostile.sh tests/guests/triple.sh tests/guests/unemulated.sh \

@@ -203,6 +203,25 @@ static uint32_t arith_pushf(uint32_t a, uint32_t b)
 	return f & FL_ARITH;
 }
 
+/* Where the call in called_from_site() returned to, as the callee saw it. */
+static volatile uint32_t callee_saw;
+
+static __attribute__((noinline, used)) void note_return_address(void)
+{
+	callee_saw = (uint32_t)__builtin_return_address(0);
+	__asm__ volatile("" ::: "memory");
+}
+
+/* cli, then a call that ends the trampoline site: the callee sees the original return address. */
+static uint32_t called_from_site(void)
+{
+	uint32_t after;
+
+	__asm__ volatile("push %%ebx\n\tpop %%ebx\n\tcli\n\tcall note_return_address\n1:\t"
+			 "movl $1b, %0" : "=r"(after) :: "eax", "ecx", "edx", "memory");
+	return after;
+}
+
 /* Linux's local_irq_restore(): sti only if the saved flags had IF. */
 static void irqrestore(uint32_t flags)
 {
@@ -235,6 +254,10 @@ static void test_trampolines(void)
 			 : "=r"(seen) :: "cc", "memory");
 	check(seen == ~0u && !(get_flags() & FL_IF), "trampoline: sync_core's iret to itself "
 	      "keeps the flags");
+	__asm__ volatile("sti" ::: "memory");
+	seen = called_from_site();
+	check(callee_saw == seen && !(get_flags() & FL_IF), "trampoline: a call ending the site "
+	      "returns where it would have");
 	irqrestore(FL_IF);
 	check(get_flags() & FL_IF, "trampoline: irqrestore of IF=1 (test, je, sti) sets IF");
 	__asm__ volatile("cli" ::: "memory");
@@ -280,7 +303,8 @@ static void user_iopl0(void)
 	leave_user();
 }
 
-static volatile uint32_t user_gp, user_pv_saved, user_pv_if, user_pv_arith, user_pv_restored;
+static volatile uint32_t user_gp, user_pv_saved, user_pv_if, user_pv_arith, user_pv_restored,
+	user_pv_call;
 
 /* #GP from ring 3: count it and step over the one-byte instruction (cli). */
 static void on_gp(struct trap_frame *f)
@@ -310,6 +334,8 @@ static void user_iopl3_pv(void)
 	user_pv_arith = arith_pushf(0x7fffffff, 1) << 16 | arith_pushf(0, -1);
 	irqrestore(FL_IF);
 	user_pv_restored = get_flags() & FL_IF;
+	user_pv_call = called_from_site() == callee_saw && !(get_flags() & FL_IF);
+	__asm__ volatile("sti" ::: "memory");
 	__asm__ volatile("push %%ebx\n\tpop %%ebx\n\tpush %%ecx\n\tpop %%ecx\n\tsti" ::: "memory");
 	leave_user();
 }
@@ -352,6 +378,7 @@ static void test_ring3(void)
 	check((user_pv_saved & FL_IF) && !user_pv_if, "ring 3, IOPL 3: a trampoline's irqsave works");
 	check(user_pv_arith == (0x894u << 16 | 0x84), "ring 3: the emulated add sets the flags pushf shows");
 	check(user_pv_restored, "ring 3, IOPL 3: irqrestore (test, je, sti) emulated sets IF");
+	check(user_pv_call, "ring 3, IOPL 3: the emulated call ending a site returns where it should");
 }
 
 void guest_main(uint32_t magic, void *mbi)
