@@ -1023,19 +1023,28 @@ static enum emu_result dispatch(struct insn *in)
 	return dispatch_mov_push_pop(in);
 }
 
-static enum emu_result emulate_one(struct vm *vm, const uint8_t *bytes, size_t len, int in_run)
+/* Decode the instruction in bytes as at EIP into in; 0 if nothing decodes. */
+static int decode_at_eip(struct vm *vm, const uint8_t *bytes, size_t len, int in_run,
+			 struct insn *in)
 {
 	const uint8_t *code = bytes;
 	uint64_t addr = (uint32_t)vm->cpu.regs.rip;
-	struct insn in = { .vm = vm, .ci = vm->insn, .in_run = in_run };
 	size_t size = len;
 
-	if (!cs_disasm_iter(vm->cs, &code, &size, &addr, in.ci))
-		return EMU_NOT_PRIVILEGED;
-	in.x = &in.ci->detail->x86;
-	in.next = (uint32_t)(vm->cpu.regs.rip + in.ci->size);
-	in.op32 = in.x->prefix[2] != X86_PREFIX_OPSIZE;
-	return dispatch(&in);
+	*in = (struct insn){ .vm = vm, .ci = vm->insn, .in_run = in_run };
+	if (!cs_disasm_iter(vm->cs, &code, &size, &addr, in->ci))
+		return 0;
+	in->x = &in->ci->detail->x86;
+	in->next = (uint32_t)(vm->cpu.regs.rip + in->ci->size);
+	in->op32 = in->x->prefix[2] != X86_PREFIX_OPSIZE;
+	return 1;
+}
+
+static enum emu_result emulate_one(struct vm *vm, const uint8_t *bytes, size_t len, int in_run)
+{
+	struct insn in;
+
+	return decode_at_eip(vm, bytes, len, in_run, &in) ? dispatch(&in) : EMU_NOT_PRIVILEGED;
 }
 
 enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
@@ -1045,18 +1054,10 @@ enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
 
 enum emu_result emulate_ordinary(struct vm *vm, const uint8_t *bytes, size_t len)
 {
-	const uint8_t *code = bytes;
-	uint64_t addr = (uint32_t)vm->cpu.regs.rip;
-	struct insn in = { .vm = vm, .ci = vm->insn, .in_run = 1 };
-	size_t size = len;
+	struct insn in;
 
-	if (!cs_disasm_iter(vm->cs, &code, &size, &addr, in.ci))
-		return EMU_NOT_PRIVILEGED;
-	in.x = &in.ci->detail->x86;
-	in.next = (uint32_t)(vm->cpu.regs.rip + in.ci->size);
-	in.op32 = in.x->prefix[2] != X86_PREFIX_OPSIZE;
-	if (in.x->prefix[0] || in.x->prefix[3])	/* lock, rep; address size */
-		return EMU_NOT_PRIVILEGED;
+	if (!decode_at_eip(vm, bytes, len, 1, &in) || in.x->prefix[0] || in.x->prefix[3])
+		return EMU_NOT_PRIVILEGED;	/* undecodable; lock, rep; address size */
 	switch (in.ci->id) {
 	case X86_INS_MOV:
 		return is_sensitive_mov(in.x) ? EMU_NOT_PRIVILEGED : do_mov(&in);

@@ -65,6 +65,9 @@ struct rw_image {
 /* Format a one-line error into err (RW_ERRLEN bytes); returns -1. */
 int rw_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* qsort/bsearch order of uint32_t addresses. */
+int rw_addr_cmp(const void *a, const void *b);
+
 /* The region holding addr, or NULL. */
 struct rw_region *rw_region_of(const struct rw_image *img, uint32_t addr);
 

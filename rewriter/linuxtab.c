@@ -47,13 +47,6 @@ static int range_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static int addr_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The entries of a table section, or NULL if it is absent or not entsize-aligned. */
 static const uint8_t *entries(const struct rw_image *img, const Elf32_Shdr *sh, size_t entsize,
 			      size_t *n)
@@ -163,7 +156,7 @@ static int read_fixups(struct rw_image *img, char *err)
 		}
 		if (ok == n) {
 			img->n_fixups = n;
-			qsort(img->fixups, n, sizeof(*img->fixups), addr_cmp);
+			qsort(img->fixups, n, sizeof(*img->fixups), rw_addr_cmp);
 			return 0;
 		}
 	}

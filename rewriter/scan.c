@@ -449,7 +449,7 @@ static int site_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static int addr_cmp(const void *a, const void *b)
+int rw_addr_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
@@ -658,7 +658,7 @@ static int may_land(const struct scanner *sc, uint32_t addr, uint32_t lo, uint32
 	const struct rw_image *img = sc->img;
 
 	if (lands_from_outside(sc, addr, lo, hi) ||
-	    bsearch(&addr, img->fixups, img->n_fixups, sizeof(addr), addr_cmp))
+	    bsearch(&addr, img->fixups, img->n_fixups, sizeof(addr), rw_addr_cmp))
 		return 1;
 	for (size_t l = 0, h = img->n_funcs; l < h;) {
 		size_t mid = l + (h - l) / 2;
