@@ -1052,6 +1052,84 @@ enum emu_result emulate_insn(struct vm *vm, const uint8_t *bytes, size_t len)
 	return emulate_one(vm, bytes, len, 0);
 }
 
+/* cld, std: DF is the guest's own (FL_HOST). */
+static enum emu_result do_set_df(struct insn *in, int on)
+{
+	in->vm->cpu.regs.eflags = on ? in->vm->cpu.regs.eflags | FL_DF : in->vm->cpu.regs.eflags & ~FL_DF;
+	advance(in);
+	return EMU_DONE;
+}
+
+/* movzx, movsx: the source's size from its operand, extended to the destination's. */
+static enum emu_result do_extend(struct insn *in, int sign)
+{
+	unsigned from = in->x->operands[1].size, bits = 8 * from;
+	uint32_t v;
+
+	if (read_op(in, 1, &v, from))
+		return EMU_DONE;
+	v &= bits >= 32 ? ~0u : (1u << bits) - 1;
+	if (sign && bits < 32 && (v >> (bits - 1)) & 1)
+		v |= ~0u << bits;
+	set_reg(in->vm, in->x->operands[0].reg, v);
+	advance(in);
+	return EMU_DONE;
+}
+
+/* leave: %esp = %ebp, then pop %ebp. */
+static enum emu_result do_leave(struct insn *in)
+{
+	unsigned long long esp = in->vm->cpu.regs.rsp;
+	uint32_t v;
+
+	if (!in->op32)
+		return EMU_NOT_PRIVILEGED;
+	in->vm->cpu.regs.rsp = (uint32_t)in->vm->cpu.regs.rbp;
+	if (emu_pop(in->vm, &v, 4)) {
+		in->vm->cpu.regs.rsp = esp;
+		return EMU_DONE;
+	}
+	in->vm->cpu.regs.rbp = v;
+	advance(in);
+	return EMU_DONE;
+}
+
+/* not (no flags) and neg (0 - x, flags as sub). */
+static enum emu_result do_not_neg(struct insn *in, int neg)
+{
+	unsigned size = in->x->operands[0].size;
+	uint32_t v, r, fl;
+
+	if (read_op(in, 0, &v, size))
+		return EMU_DONE;
+	r = neg ? alu_run(ALU_SUB, 0, v, size, (uint32_t)in->vm->cpu.regs.eflags, &fl) : ~v;
+	if (write_op(in, 0, r, size))
+		return EMU_DONE;
+	if (neg)	/* CF is set unless the operand was 0, which sub gives too */
+		in->vm->cpu.regs.eflags = fl;
+	advance(in);
+	return EMU_DONE;
+}
+
+/*
+ * What running ahead (run.c) emulates besides a run's instructions: common
+ * flag-free or simple ones of kernel code between two traps.
+ */
+static enum emu_result dispatch_ahead(struct insn *in)
+{
+	switch (in->ci->id) {
+	case X86_INS_CLD: return do_set_df(in, 0);
+	case X86_INS_STD: return do_set_df(in, 1);
+	case X86_INS_NOP: advance(in); return EMU_DONE;
+	case X86_INS_MOVZX: return do_extend(in, 0);
+	case X86_INS_MOVSX: return do_extend(in, 1);
+	case X86_INS_LEAVE: return do_leave(in);
+	case X86_INS_NOT: return do_not_neg(in, 0);
+	case X86_INS_NEG: return do_not_neg(in, 1);
+	}
+	return dispatch_ordinary(in);
+}
+
 enum emu_result emulate_ordinary(struct vm *vm, const uint8_t *bytes, size_t len)
 {
 	struct insn in;
@@ -1066,7 +1144,7 @@ enum emu_result emulate_ordinary(struct vm *vm, const uint8_t *bytes, size_t len
 	case X86_INS_POP:
 		return is_segment_push_pop(in.x) ? EMU_NOT_PRIVILEGED : do_pop(&in);
 	}
-	return dispatch_ordinary(&in);
+	return dispatch_ahead(&in);
 }
 
 enum emu_result emulate_run_first(struct vm *vm, const uint8_t *bytes, size_t len)

@@ -251,7 +251,8 @@ static int emulate_ahead(struct vm *vm)
  * the next trap site. It stops at anything else (a trampoline is cheaper
  * run natively), at ring 3, and where an interrupt or exception is due.
  * Each place it starts from (a site, or the guest's entry after a
- * delivery: slot n_sites) learns whether it pays: one that reached no trap
+ * system call, exception or interrupt is delivered: slot n_sites) learns
+ * whether it pays: one that reached no trap
  * site AHEAD_GIVE_UP times in a row is tried again only once in 64 times.
  */
 static void run_ahead(struct vm *vm, size_t from)
@@ -406,7 +407,6 @@ static void on_syscall(struct vm *vm)
 	      where(vm, cpu_pc(vm) - 2, sym, sizeof(sym)), vm->cpu.cr3);
 	if (insn[0] == 0xcd) {
 		cpu_deliver(vm, insn[1], EV_SOFT, 0, 0);
-		run_ahead(vm, vm->n_sites);
 	} else if (insn[0] == 0x0f && insn[1] == 0x05) {
 		r->rip -= 2;
 		cpu_fault(vm, EXC_UD, 0);
@@ -477,6 +477,7 @@ static void deliver_interrupt(struct vm *vm)
 enum lvm_exit lvm_run(struct vm *vm)
 {
 	struct child_event ev;
+	uint64_t deliveries;
 
 	while (!vm->stop) {
 		int step;
@@ -502,7 +503,10 @@ enum lvm_exit lvm_run(struct vm *vm)
 			break;
 		}
 		pv_pull(vm);
+		deliveries = vm->deliveries;
 		handle_stop(vm, &ev);
+		if (vm->deliveries != deliveries)	/* into the guest's entry code */
+			run_ahead(vm, vm->n_sites);
 	}
 	return vm->stop == 1 ? LVM_POWEROFF : vm->stop == 2 ? LVM_RESET : LVM_ERROR;
 }
