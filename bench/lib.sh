@@ -27,3 +27,8 @@ per_op() {
 			printf "%.1f %s\n", m, flag
 		}'
 }
+
+# stops FILE: the guest's ptrace stops in lilyvm's --stats table in FILE.
+ptrace_stops() {
+	awk '/ptrace stops of the guest:/ { c = $6 } END { printf "%d\n", c }' "$1"
+}

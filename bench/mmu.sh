@@ -203,12 +203,10 @@ note_of() {
 		"$WORK/notes" 2>/dev/null
 }
 
-# --- the monitor's own account (--stats): traps it handled per event ---
+# --- the monitor's own account (--stats): ptrace stops per event ---
 
 stats_count() {
-	awk '/^trap statistics:/ { on = 1; next } /sites by class:/ { on = 0 }
-	     on && $(NF - 2) ~ /^[0-9]+$/ { c += $(NF - 2) }
-	     END { printf "%d\n", c }' "$WORK/lilyvm.err"
+	ptrace_stops "$WORK/lilyvm.err"
 }
 
 # stops OP N: sets stops_op from --stats runs with n=0 and n=N.
@@ -285,7 +283,7 @@ print_legend() {
 
 ns: wall time of one event, the median over $RUNS rounds of (T(n=N) - T(n=0)) / N,
     N chosen per VM so that N events add ~${TARGET_MS} ms; all pinned to CPU $CPU.
-stops/ev: traps the monitor handled per event (--stats, n=N/4 minus n=0).
+stops/ev: ptrace stops per event (--stats, n=N/4 minus n=0).
 l/QEMU: lilyvm ns / QEMU ns (above 1: lilyvm is slower).
 /floor: lilyvm ns / the ptrace-stop floor ($floor ns: waitpid, GETSIGINFO, GETREGS,
     SETREGS, SYSEMU; median of $(wc -l <"$WORK/floor.ptrace") samples taken between the ops, range $floor_range).

@@ -180,11 +180,13 @@ fail_report() {
 
 # --- the monitor's own account (--stats) ---
 
-# "count microseconds" summed over every kind of trap in lilyvm.err.
+# "stops microseconds": the guest's ptrace stops, and the monitor's time
+# summed over every kind of trap, in lilyvm.err.
 stats_totals() {
-	awk '/^trap statistics:/ { on = 1; next } /sites by class:/ { on = 0 }
-	     on && $(NF - 2) ~ /^[0-9]+$/ { c += $(NF - 2); us += $(NF - 1) }
-	     END { printf "%d %.1f\n", c, us }' "$WORK/lilyvm.err"
+	echo "$(ptrace_stops "$WORK/lilyvm.err") $(awk '/^trap statistics:/ { on = 1; next }
+	     /sites by class:/ { on = 0 }
+	     on && $(NF - 2) ~ /^[0-9]+$/ { us += $(NF - 1) }
+	     END { printf "%.1f\n", us }' "$WORK/lilyvm.err")"
 }
 
 # stats OP N: sets stops_op (traps the monitor handled per operation) and
@@ -273,7 +275,8 @@ print_legend() {
 
 ns: wall time of one operation, the median over $RUNS rounds of (T(n=N) - T(n=0)) / N,
     N chosen per VM so that N operations add ~${TARGET_MS} ms; all pinned to CPU $CPU.
-stops/op: traps the monitor handled per operation (--stats, n=N minus n=0).
+stops/op: ptrace stops per operation (--stats, n=N minus n=0); what the
+    monitor emulates ahead of a stop costs none.
 l/QEMU: lilyvm ns / QEMU ns (above 1: lilyvm is slower).
 /floor: lilyvm ns / the ptrace-stop floor; stop/flr: the same per stop.
 monitor ns: the monitor's own handling time per operation, by its --stats clock:

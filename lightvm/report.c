@@ -100,6 +100,8 @@ void lvm_print_stats(const struct vm *vm, FILE *f)
 	fprintf(f, "trap statistics:\n  %-26s %10s %12s %10s\n", "kind", "count", "total us", "avg us");
 	for (int k = 0; k < STAT_KINDS; k++)
 		stat_line(f, kind_names[k], vm->stats.count[k], vm->stats.ns[k]);
+	fprintf(f, "  ptrace stops of the guest: %llu (the other counts include what ran ahead)\n",
+		(unsigned long long)vm->stops);
 	fprintf(f, "  sites by class:\n");
 	for (int c = 1; c < LILYVM_CLS_COUNT; c++)
 		stat_line(f, lilyvm_class_name(c), vm->stats.site_count[c], vm->stats.site_ns[c]);
