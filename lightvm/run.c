@@ -79,16 +79,22 @@ static void explain_stop(struct vm *vm, const uint8_t *insn, size_t len, uint32_
 		 why);
 }
 
-/* The site that holds addr, or NULL. */
+/* The site that holds addr, or NULL: the last one starting at or before it. */
 static const struct lilyvm_site *site_containing(const struct vm *vm, uint32_t addr)
 {
-	for (uint32_t back = 0; back < LILYVM_MAX_INSN && back <= addr; back++) {
-		const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, addr - back);
+	size_t lo = 0, hi = vm->n_sites;
 
-		if (s)
-			return back < s->len ? s : NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vm->sites[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
+	if (!lo || addr - vm->sites[lo - 1].addr >= vm->sites[lo - 1].len)
+		return NULL;
+	return &vm->sites[lo - 1];
 }
 
 /*

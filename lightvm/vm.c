@@ -676,6 +676,7 @@ void lvm_destroy(struct vm *vm)
 		timer_delete(vm->alarm);
 	if (vm->insn)
 		cs_free(vm->insn, 1);
+	free(vm->decoded);
 	if (vm->cs)
 		cs_close(&vm->cs);
 	symtab_free(vm->syms);

@@ -83,6 +83,7 @@ struct watch {
 };
 
 struct symtab;
+struct decoded;
 struct device_set;
 struct mmu_space;
 
@@ -168,6 +169,7 @@ struct vm {
 	struct cpu cpu;
 	csh cs;			/* capstone with operand detail, for emulation */
 	cs_insn *insn;		/* its decode buffer */
+	struct decoded *decoded;	/* instructions decoded before, by EIP (emulate.c) */
 	struct lilyvm_site *sites;
 	struct pv_table pv;	/* the image's trampolines, if any */
 	uint8_t *ahead;		/* per site, and after a delivery: did running ahead pay (run.c) */
