@@ -2,13 +2,15 @@
  * pv.c - the paravirtual trampolines of LILYVM_FORM_PV sites (sites.h).
  *
  * A trampoline replays its site: ordinary instructions are copied as they
- * are, and cli, sti, pushf and popf become short sequences on the virtual
- * EFLAGS bits in the shared vCPU page, bracketed by the host's own pushf
- * and popf so that the arithmetic flags come out as the instruction leaves
- * them. The code runs in ring 3 of the host, where popf cannot change IF
- * or IOPL and pushf shows the host's; only CF PF AF ZF SF DF OF are taken
- * from the host. A site that may set IF ends with a check of the pending
- * word: the exit to the monitor that delivers the interrupt waiting for it.
+ * are, branches are relocated, and cli, sti, pushf and popf become short
+ * sequences on the virtual EFLAGS bits in the shared vCPU page, bracketed
+ * by the host's own pushf and popf so that the arithmetic flags come out as
+ * the instruction leaves them. The code runs in ring 3 of the host, where
+ * popf cannot change IF or IOPL and pushf shows the host's; only CF PF AF
+ * ZF SF DF OF are taken from the host. Where IF may have been let in, a
+ * check of the pending word exits to the monitor, which delivers the
+ * interrupt waiting for it. Reads of CR0/2/3/4 read the vCPU page; invlpg
+ * and sync_core() leave the site to the monitor only when it has work.
  */
 #include <stddef.h>
 #include <stdlib.h>
