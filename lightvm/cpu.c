@@ -454,6 +454,77 @@ static void drop_inner_segments(struct vm *vm)
 	}
 }
 
+static struct fault switch_stack(struct vm *vm, unsigned cpl, unsigned size);
+
+/* Copy n parameters of size bytes from the caller's stack (before the switch) onto the new one. */
+static struct fault copy_parameters(struct vm *vm, const struct seg *old_ss, uint32_t old_esp,
+				    unsigned n, unsigned size)
+{
+	for (unsigned i = n; i-- > 0;) {
+		uint32_t v = 0;
+
+		if (guest_read_sys(vm, old_ss->base + old_esp + i * size, &v, size) ||
+		    cpu_push(vm, v, size))
+			return mem_fault_or(vm, EXC_SS, 0);
+	}
+	return no_fault;
+}
+
+/*
+ * A far call or jump through a call gate (SDM 5.8.4-5.8.6): the gate's DPL
+ * must admit CPL and RPL; the target code segment may be more privileged
+ * (conforming ones keep CPL); a call to an inner ring switches to the
+ * TSS's stack for it, pushes the old SS:ESP and copies the gate's
+ * parameter count of words; a jump must stay in its ring.
+ */
+static struct fault through_call_gate(struct vm *vm, uint16_t sel, uint64_t gate, int call,
+				      uint32_t next)
+{
+	struct cpu *c = &vm->cpu;
+	unsigned size = ((gate >> 40) & 0xf) == 0xc ? 4 : 2, params = (gate >> 32) & 0x1f;
+	uint16_t tsel = (gate >> 16) & 0xffff, old_cs = c->seg[SEG_CS].sel;
+	uint32_t off = (uint32_t)(gate & 0xffff) | (size == 4 ? (uint32_t)(gate >> 32) & 0xffff0000 : 0);
+	uint32_t old_esp = (uint32_t)c->regs.rsp;
+	struct seg old_ss = c->seg[SEG_SS];
+	unsigned old_cpl = c->cpl, dpl, new_cpl;
+	struct fault f;
+	uint64_t d;
+
+	if (((gate >> 45) & 3) < c->cpl || ((gate >> 45) & 3) < (sel & 3u))
+		return make_fault(EXC_GP, sel & 0xfffc);
+	if (!((gate >> 47) & 1))
+		return make_fault(EXC_NP, sel & 0xfffc);
+	if ((tsel & 0xfffc) == 0)
+		return make_fault(EXC_GP, 0);
+	if (cpu_read_desc(vm, tsel, &d))
+		return mem_fault_or(vm, EXC_GP, tsel & 0xfffc);
+	dpl = A_DPL(desc_attr(d));
+	if (!is_code(desc_attr(d)) || dpl > c->cpl ||
+	    (!call && !(desc_attr(d) & A_DC) && dpl != c->cpl))
+		return make_fault(EXC_GP, tsel & 0xfffc);
+	if (!(desc_attr(d) & A_PRESENT))
+		return make_fault(EXC_NP, tsel & 0xfffc);
+	new_cpl = desc_attr(d) & A_DC ? c->cpl : dpl;
+	if (call && new_cpl < c->cpl) {
+		f = switch_stack(vm, new_cpl, size);
+		if (f.vec < 0)
+			f = copy_parameters(vm, &old_ss, old_esp, params, size);
+	} else {
+		f = no_fault;
+	}
+	if (f.vec < 0 && call && (cpu_push(vm, old_cs, size) || cpu_push(vm, next, size)))
+		f = mem_fault_or(vm, EXC_SS, 0);
+	if (f.vec >= 0) {	/* as before the instruction; the caller puts ESP back */
+		c->seg[SEG_SS] = old_ss;
+		c->cpl = old_cpl;
+		return f;
+	}
+	mark_accessed(vm, tsel, &d);
+	load_cs(vm, tsel, d, new_cpl);
+	c->regs.rip = off;
+	return no_fault;
+}
+
 static struct fault far_transfer(struct vm *vm, uint16_t sel, uint32_t off, int call, int op32,
 				 uint32_t next)
 {
@@ -464,9 +535,11 @@ static struct fault far_transfer(struct vm *vm, uint16_t sel, uint32_t off, int 
 
 	if ((sel & 0xfffc) == 0 || cpu_read_desc(vm, sel, &d))
 		return mem_fault_or(vm, EXC_GP, sel & 0xfffc);
+	if (!(desc_attr(d) & A_S) && (((d >> 40) & 0xf) == 0xc || ((d >> 40) & 0xf) == 0x4))
+		return through_call_gate(vm, sel, d, call, next);
 	if (!(desc_attr(d) & A_S)) {
-		vm_unsupported(vm, "far %s through a gate or TSS (selector %#x) is not emulated yet",
-			call ? "call" : "jmp", sel);
+		vm_unsupported(vm, "far %s through a task gate or TSS (selector %#x), a task "
+			       "switch, is not emulated", call ? "call" : "jmp", sel);
 		return make_fault(EXC_GP, sel & 0xfffc);
 	}
 	f = check_code_seg(sel, d, c->cpl, 0);
