@@ -557,12 +557,13 @@ int paging_fault(struct vm *vm, const siginfo_t *si)
 	trace(TRACE_PF, "%s at %#x, eip %#x, cpl %u", access & MMU_FETCH ? "fetch" :
 	      access & MMU_WRITE ? "write" : "read", lin, (uint32_t)vm->cpu.regs.rip, vm->cpu.cpl);
 	if (mmu_translate(&regs, &ram, lin, access, &x, &err)) {
-		vm->cpu.cr2 = lin;
-		cpu_fault(vm, EXC_PF, err);
 		if (access & MMU_USER) {	/* ring 3 will retry once its kernel is done */
 			vm->retry_lin = lin;
 			vm->retry_access = (access & ~MMU_FETCH) | MMU_RETRY;
+			vm->retry_eip = (uint32_t)vm->cpu.regs.rip;
 		}
+		vm->cpu.cr2 = lin;
+		cpu_fault(vm, EXC_PF, err);
 		return 1;
 	}
 	if (repeating(vm, lin, access))

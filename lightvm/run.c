@@ -277,6 +277,26 @@ static void run_ahead(struct vm *vm, size_t from)
 	*learnt = reached ? 0 : *learnt + 1;
 }
 
+/*
+ * Ring 3 is about to retry the access its kernel's #PF handler made
+ * possible. Emulated here, the access sets the entry's A and D bits when
+ * hardware would, so the page can be mapped with the batch that resumes
+ * the guest (paging.c, premap) instead of faulting once more. Only an
+ * ordinary instruction, and only if nothing came in between (an interrupt
+ * delivered first has moved EIP).
+ */
+static void retry_ahead(struct vm *vm)
+{
+	uint8_t bytes[LILYVM_MAX_INSN];
+	size_t n;
+
+	if (!vm->retry_access || vm->cpu.cpl != 3 || (uint32_t)vm->cpu.regs.rip != vm->retry_eip)
+		return;
+	n = fetch(vm, bytes);
+	if (n && emulate_ordinary(vm, bytes, n) == EMU_DONE)
+		vm_account(vm, STAT_AHEAD, 0, 0);
+}
+
 /* A #GP in the child: a rewritten site, a privileged instruction without one, or the guest's own fault. */
 static void on_general_protection(struct vm *vm, uint64_t t0)
 {
@@ -497,6 +517,8 @@ enum lvm_exit lvm_run(struct vm *vm)
 		step = vm->cpu.inhibit && vm_irq_pending(vm);
 		if (vm->pv.n && (pv_inside_jump(vm) || (step && pv_shadow_step(vm))))
 			continue;
+		if (!step)
+			retry_ahead(vm);
 		if (paging_before_resume(vm))
 			break;
 		pv_push(vm);

@@ -166,6 +166,7 @@ struct vm {
 	uint64_t stops, last_fault_stop;	/* stops handled; the one of the last fault */
 	uint32_t retry_lin;	/* a ring 3 access its #PF handler may have made possible */
 	unsigned retry_access;
+	uint32_t retry_eip;	/* the ring 3 instruction that made it */
 	struct cpu cpu;
 	csh cs;			/* capstone with operand detail, for emulation */
 	cs_insn *insn;		/* its decode buffer */
