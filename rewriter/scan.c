@@ -99,7 +99,9 @@ static void verify_error(struct scanner *sc, uint32_t addr)
 
 /*
  * Decode the instruction at index i of region r using at most avail bytes.
- * When verifying, a known site must hold the trap form in the image.
+ * When verifying, a known site must hold the trap form in the image. (A run
+ * site may hold instructions decoded before its first one, so only the
+ * region bounds it, not avail.)
  * Returns the length, or 0 if nothing decodes there.
  */
 static unsigned decode(struct scanner *sc, struct rw_region *r, uint32_t i, uint32_t avail)
@@ -108,8 +110,9 @@ static unsigned decode(struct scanner *sc, struct rw_region *r, uint32_t i, uint
 	uint64_t addr = r->vaddr + i;
 	size_t size = avail;
 	const struct lilyvm_site *s = sc->known ? lilyvm_site_find(sc->known, sc->n_known, addr) : NULL;
+	uint32_t room = s && (s->flags & LILYVM_SITE_RUN) ? r->size - i : avail;
 
-	if (s && (s->len > avail || !trap_form(s, sc->img->buf + r->off + i)))
+	if (s && (s->len > room || !trap_form(s, sc->img->buf + r->off + i)))
 		verify_error(sc, addr);
 	if (!cs_disasm_iter(sc->cs, &code, &size, &addr, sc->insn))
 		return 0;
@@ -598,7 +601,8 @@ static void fuse_runs(struct scanner *sc)
 {
 	size_t out = 0;
 
-	qsort(sc->edges, sc->n_edges, sizeof(*sc->edges), edge_cmp);
+	if (sc->n_edges)	/* qsort must not be given NULL, even for no elements */
+		qsort(sc->edges, sc->n_edges, sizeof(*sc->edges), edge_cmp);
 	for (size_t i = 0; i < sc->n_found; i++) {
 		struct lilyvm_site *s = &sc->found[i];
 		size_t last = i;
@@ -658,7 +662,7 @@ static int may_land(const struct scanner *sc, uint32_t addr, uint32_t lo, uint32
 	const struct rw_image *img = sc->img;
 
 	if (lands_from_outside(sc, addr, lo, hi) ||
-	    bsearch(&addr, img->fixups, img->n_fixups, sizeof(addr), rw_addr_cmp))
+	    (img->n_fixups && bsearch(&addr, img->fixups, img->n_fixups, sizeof(addr), rw_addr_cmp)))
 		return 1;
 	for (size_t l = 0, h = img->n_funcs; l < h;) {
 		size_t mid = l + (h - l) / 2;

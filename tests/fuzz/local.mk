@@ -17,6 +17,9 @@
 # FUZZ_WALK_SECONDS into tests/fuzz/corpus-linuxboot. `make fuzz-virtio`
 # drives the virtio-net card (registers, rings in guest RAM, frames from the
 # host) and the `--net user` option parser into tests/fuzz/corpus-virtio.
+# `make fuzz-sitetab` reads any bytes as a rewritten image the way the
+# monitor does (note, site table, trampolines: lightvm/sitetab.c), from the
+# rewritten seeds, into tests/fuzz/corpus-sitetab.
 FUZZ_SECONDS = 600
 FUZZ_WALK_SECONDS = 300
 FUZZ_MAX_LEN = 65536
@@ -29,7 +32,8 @@ FUZZ_LINUX_C_FILES = $(srcdir)/ports/linux/bzimage.c $(srcdir)/ports/linux/unpac
 # The sources of rewriter/librewrite.a, compiled again with the sanitizers.
 FUZZ_C_FILES = $(srcdir)/tests/fuzz/fuzz_elf.c $(srcdir)/rewriter/elfimg.c \
 	$(srcdir)/rewriter/catalogue.c $(srcdir)/rewriter/scan.c \
-	$(srcdir)/rewriter/output.c $(srcdir)/rewriter/report.c
+	$(srcdir)/rewriter/output.c $(srcdir)/rewriter/report.c \
+	$(srcdir)/rewriter/linuxtab.c $(srcdir)/rewriter/pv.c
 FUZZ_H_FILES = $(srcdir)/rewriter/rewrite.h $(srcdir)/rewriter/image.h \
 	$(srcdir)/rewriter/sites.h
 # Small page alignment keeps the seeds compact, so mutations hit headers often.
@@ -82,7 +86,20 @@ tests/fuzz/fuzz-virtio: $(FUZZ_VIRTIO_C_FILES) $(srcdir)/lightvm/virtio.h $(srcd
 	@mkdir -p tests/fuzz
 	$(AM_V_CCLD)$(CLANG) $(AM_CPPFLAGS) $(AM_CFLAGS) $(FUZZ_SANITIZE) -o $@ $(FUZZ_VIRTIO_C_FILES)
 
-fuzz: fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio
+tests/fuzz/fuzz-sitetab: $(srcdir)/tests/fuzz/fuzz-sitetab.c $(srcdir)/lightvm/sitetab.c \
+		$(srcdir)/lightvm/sitetab.h $(srcdir)/rewriter/sites.h
+	@mkdir -p tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(AM_CPPFLAGS) $(LIBELF_CFLAGS) $(AM_CFLAGS) $(FUZZ_SANITIZE) -o $@ \
+		$(srcdir)/tests/fuzz/fuzz-sitetab.c $(srcdir)/lightvm/sitetab.c $(LIBELF_LIBS)
+
+fuzz: fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio fuzz-sitetab
+
+fuzz-sitetab: tests/fuzz/fuzz-sitetab tests/fuzz/seeds.stamp
+	@mkdir -p tests/fuzz/corpus-sitetab tests/fuzz/artifacts
+	tests/fuzz/fuzz-sitetab -max_total_time=$(FUZZ_WALK_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+		-timeout=$(FUZZ_TIMEOUT) -dict=$(srcdir)/tests/fuzz/elf.dict \
+		-artifact_prefix=tests/fuzz/artifacts/sitetab- -print_final_stats=1 \
+		tests/fuzz/corpus-sitetab tests/fuzz/seeds
 
 fuzz-virtio: tests/fuzz/fuzz-virtio
 	@mkdir -p tests/fuzz/corpus-virtio tests/fuzz/artifacts
@@ -110,12 +127,12 @@ fuzz-elf: tests/fuzz/fuzz_elf tests/fuzz/seeds.stamp
 		-artifact_prefix=tests/fuzz/artifacts/ -print_final_stats=1 \
 		tests/fuzz/corpus tests/fuzz/seeds
 else
-fuzz fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio:
+fuzz fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio fuzz-sitetab:
 	@echo "make fuzz: clang not found: install the Debian packages clang and libclang-rt-dev" >&2
 	@exit 1
 endif
-.PHONY: fuzz fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio
+.PHONY: fuzz fuzz-elf fuzz-walk fuzz-linuxboot fuzz-virtio fuzz-sitetab
 
-CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/fuzz-walk tests/fuzz/fuzz-linuxboot tests/fuzz/fuzz-virtio tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
+CLEANFILES += tests/fuzz/fuzz_elf tests/fuzz/fuzz-walk tests/fuzz/fuzz-linuxboot tests/fuzz/fuzz-virtio tests/fuzz/fuzz-sitetab tests/fuzz/seed.elf tests/fuzz/seed-stripped.elf \
 	tests/fuzz/seeds.stamp
-EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/fuzz-walk.c tests/fuzz/fuzz-linuxboot.c tests/fuzz/fuzz-virtio.c tests/fuzz/seed.S tests/fuzz/elf.dict
+EXTRA_DIST += tests/fuzz/fuzz_elf.c tests/fuzz/fuzz-walk.c tests/fuzz/fuzz-linuxboot.c tests/fuzz/fuzz-virtio.c tests/fuzz/fuzz-sitetab.c tests/fuzz/seed.S tests/fuzz/elf.dict
