@@ -38,6 +38,13 @@ static int site_intact(const struct lilyvm_site *s, const uint8_t *bytes, size_t
 	return 1;
 }
 
+/* Emulate an intact site's original instruction, or its run of them. */
+static enum emu_result emulate_site(struct vm *vm, const struct lilyvm_site *s)
+{
+	return s->flags & LILYVM_SITE_RUN ? emulate_run(vm, s->orig, s->len)
+					  : emulate_insn(vm, s->orig, s->len);
+}
+
 /* hlt: sleep in the event loop until an interrupt can be delivered. */
 static void halt(struct vm *vm)
 {
@@ -156,18 +163,13 @@ static int pv_fallback(struct vm *vm, uint32_t addr, uint64_t t0)
 static int pv_inside_jump(struct vm *vm)
 {
 	uint32_t at = vm_link_address(vm, cpu_pc(vm));
+	const struct lilyvm_site *s = site_containing(vm, at);
 
-	for (uint32_t back = 1; back < 5; back++) {
-		const struct lilyvm_site *s = lilyvm_site_find(vm->sites, vm->n_sites, at - back);
-
-		if (s && s->form == LILYVM_FORM_PV) {
-			if (!emulate_rest(vm, s, back, vm_clock_ns()))
-				vm_fail(vm, "the guest went into the middle of a rewritten "
-					"instruction at %#x", s->addr);
-			return 1;
-		}
-	}
-	return 0;
+	if (!s || s->form != LILYVM_FORM_PV || at - s->addr >= 5 || at == s->addr)
+		return 0;
+	if (!emulate_rest(vm, s, at - s->addr, vm_clock_ns()))
+		vm_fail(vm, "the guest went into the middle of a rewritten instruction at %#x", s->addr);
+	return 1;
 }
 
 /*
@@ -236,8 +238,7 @@ static int emulate_ahead(struct vm *vm)
 	if (s) {
 		if (s->form != LILYVM_FORM_TRAP || !site_intact(s, bytes, n))
 			return -1;
-		r = s->flags & LILYVM_SITE_RUN ? emulate_run(vm, s->orig, s->len)
-					       : emulate_insn(vm, s->orig, s->len);
+		r = emulate_site(vm, s);
 		vm_account(vm, STAT_AHEAD_SITE, 0, 0);
 		if (r == EMU_HALT)
 			halt(vm);
@@ -312,8 +313,7 @@ static void on_general_protection(struct vm *vm, uint64_t t0)
 	at_site = s && site_intact(s, bytes, n);
 	const uint8_t *insn = at_site ? s->orig : bytes;
 	size_t len = at_site ? s->len : n;
-	enum emu_result r = at_site && (s->flags & LILYVM_SITE_RUN) ? emulate_run(vm, insn, len)
-								    : emulate_insn(vm, insn, len);
+	enum emu_result r = at_site ? emulate_site(vm, s) : emulate_insn(vm, insn, len);
 	char name[96], sym[128];
 
 	if (vm->unsupported)

@@ -115,6 +115,20 @@ static int put_jmp(struct emit *e, uint32_t target)
 }
 
 /*
+ * The end of a test whose flags are on the host's saved pushf: `jcc` over
+ * the exit (popf; hlt; struct lilyvm_pv_exit) when there is nothing for the
+ * monitor; the host's flags come back (popf) either way.
+ */
+static int put_exit_unless(struct emit *e, uint8_t jcc, uint32_t resume, uint8_t flags)
+{
+	uint8_t skip[4] = { jcc, 7, 0x9d, LILYVM_PV_EXIT_BYTE };
+	static const uint8_t popf = 0x9d;
+	struct lilyvm_pv_exit x = { resume, flags };
+
+	return put(e, skip, sizeof(skip)) || put(e, &x, sizeof(x)) || put(e, &popf, 1);
+}
+
+/*
  * if (vflags & IF && pending) exit to the monitor, which goes on at resume
  * (inside the site, if that is where hardware would take the interrupt:
  * the monitor emulates the rest of the site after it); else fall through.
@@ -123,13 +137,12 @@ static int put_jmp(struct emit *e, uint32_t target)
 static int put_pending_check(struct emit *e, uint32_t resume, int shadow)
 {
 	static const uint8_t test[] = { 0x9c, 0xf7, 0x05 }, cmp[] = { 0x74, 0x10, 0x83, 0x3d };
-	static const uint8_t out[] = { 0x00, 0x74, 0x07, 0x9d, LILYVM_PV_EXIT_BYTE };
-	static const uint8_t popf = 0x9d;
+	static const uint8_t zero = 0x00;
 	uint32_t t[2] = { VFLAGS, FL_IF }, pending = PENDING;
-	struct lilyvm_pv_exit x = { resume, shadow ? LILYVM_PV_EXIT_SHADOW : 0 };
 
 	return put_insn(e, test, sizeof(test), t, 2) || put_insn(e, cmp, sizeof(cmp), &pending, 1) ||
-	       put(e, out, sizeof(out)) || put(e, &x, sizeof(x)) || put(e, &popf, 1);
+	       put(e, &zero, 1) ||
+	       put_exit_unless(e, 0x74, resume, shadow ? LILYVM_PV_EXIT_SHADOW : 0);
 }
 
 enum rw_pv_kind rw_pv_kind(const cs_insn *insn)
@@ -171,14 +184,14 @@ enum rw_pv_kind rw_pv_kind(const cs_insn *insn)
 static int put_invlpg(struct emit *e, const cs_insn *in)
 {
 	static const uint8_t head[] = { 0x9c, 0x50, 0x8d }, shr_bt[] = { 0xc1, 0xe8, 0x0c, 0x0f, 0xa3, 0x05 };
-	static const uint8_t skip[] = { 0x58, 0x73, 0x07, 0x9d, 0xf4 }, popf = 0x9d;
+	static const uint8_t pop_eax = 0x58;
 	uint8_t modrm = in->bytes[2] & 0xc7;	/* the same address into %eax */
 	uint32_t bitmap = LILYVM_PV_MAPPED;
-	struct lilyvm_pv_exit x = { (uint32_t)in->address, LILYVM_PV_EXIT_EMULATE };
 
 	return put(e, head, sizeof(head)) || put(e, &modrm, 1) ||
 	       put(e, in->bytes + 3, in->size - 3) || put_insn(e, shr_bt, sizeof(shr_bt), &bitmap, 1) ||
-	       put(e, skip, sizeof(skip)) || put(e, &x, sizeof(x)) || put(e, &popf, 1);
+	       put(e, &pop_eax, 1) ||
+	       put_exit_unless(e, 0x73, (uint32_t)in->address, LILYVM_PV_EXIT_EMULATE);
 }
 
 /* mov %crN, %reg (0F 20, ModRM 11 N reg): mov cr[N] of the vCPU page, %reg. */
@@ -262,13 +275,11 @@ int rw_pv_sync_core(const struct lilyvm_site *s)
 /* sync_core(): nothing to do unless NT is set; then the monitor emulates the site. */
 static int put_sync_core(struct emit *e, const struct lilyvm_site *s)
 {
-	static const uint8_t test[] = { 0x9c, 0xf7, 0x05 }, skip[] = { 0x74, 0x07, 0x9d, 0xf4 };
-	static const uint8_t popf = 0x9d;
+	static const uint8_t test[] = { 0x9c, 0xf7, 0x05 };
 	uint32_t t[2] = { VFLAGS, FL_NT };
-	struct lilyvm_pv_exit x = { s->addr, LILYVM_PV_EXIT_EMULATE };
 
-	return put_insn(e, test, sizeof(test), t, 2) || put(e, skip, sizeof(skip)) ||
-	       put(e, &x, sizeof(x)) || put(e, &popf, 1) || put_jmp(e, s->addr + s->len);
+	return put_insn(e, test, sizeof(test), t, 2) ||
+	       put_exit_unless(e, 0x74, s->addr, LILYVM_PV_EXIT_EMULATE) || put_jmp(e, s->addr + s->len);
 }
 
 /*
